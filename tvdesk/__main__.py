@@ -1,0 +1,3 @@
+from tvdesk.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,265 @@
+"""The command line: starts the window or the headless engine, and the small tools.
+
+Headless mode never imports Qt (nor ccxt): a server without a display must be
+able to run tvdesk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tvdesk import __version__
+
+DEFAULT_TEST_SYMBOL = "BINANCE:BTCUSDT"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tvdesk",
+        description="TradingView alerts to exchange orders, from your own PC.",
+    )
+    parser.add_argument("--version", action="version", version=f"tvdesk {__version__}")
+    parser.add_argument("--headless", action="store_true", help="run without a window")
+    _add_data_dir(parser)
+    parser.add_argument("--port", type=_port, help="listener port (default 8787; 0 = any free)")
+    parser.add_argument("--host", help="listener address (default 127.0.0.1)")
+    parser.add_argument("--no-tunnel", action="store_true", help="don't start the ngrok tunnel")
+    parser.add_argument("--mode", choices=("paper", "live"), help="paper (default) or live")
+    parser.add_argument("--exchange", help="ccxt id of the default exchange (default binance)")
+    parser.add_argument(
+        "--exchange-url", help="send the exchange's REST calls to this URL (proxy, simulator)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    export = commands.add_parser("export", help="print the journal: one record per alert")
+    _add_data_dir(export)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--output", "-o", type=Path, help="write to a file instead of stdout")
+
+    send = commands.add_parser("send-test", help="sign and send a test alert")
+    _add_data_dir(send)
+    send.add_argument("--url", help="webhook URL (default: the running engine's)")
+    send.add_argument("--fill", action="store_true", help="a real paper alert instead of a dry run")
+    send.add_argument("--symbol", default=DEFAULT_TEST_SYMBOL)
+    send.add_argument("--side", default="buy", choices=("buy", "sell"))
+    send.add_argument("--qty", default="0.001")
+    send.add_argument("--price", help="price for the alert (paper fills need one)")
+    return parser
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="keep settings, journal and logs in DIR instead of the usual places",
+    )
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a port is a number from 0 to 65535")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    data_dir: Path | None = getattr(args, "data_dir", None)
+    if args.command == "export":
+        return cmd_export(data_dir, args.format, args.output)
+    if args.command == "send-test":
+        return cmd_send_test(data_dir, args)
+    if not args.headless:
+        print("tvdesk: the window is not built yet; running headless", file=sys.stderr)
+    return cmd_run(data_dir, args)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"tvdesk: {message}", file=sys.stderr)
+    return code
+
+
+# -- run ---------------------------------------------------------------------
+
+
+def cmd_run(data_dir: Path | None, args: argparse.Namespace) -> int:
+    from tvdesk.settings import SettingsError, default_settings_text, load_settings, resolve_paths
+
+    paths = resolve_paths(data_dir)
+    try:
+        paths.ensure()
+        if not paths.settings_file.exists():
+            paths.settings_file.write_text(default_settings_text(), encoding="utf-8")
+        settings = load_settings(paths.settings_file)
+    except SettingsError as exc:
+        return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot use the data folder {exc.filename}: {exc.strerror}")
+    settings = _apply_overrides(settings, args)
+    return asyncio.run(_run_headless(settings, paths, data_dir, tunnel=not args.no_tunnel))
+
+
+def _apply_overrides(settings: Any, args: argparse.Namespace) -> Any:
+    listener = settings.listener
+    if args.port is not None:
+        listener = replace(listener, port=args.port)
+    if args.host is not None:
+        listener = replace(listener, host=args.host)
+    exchange = settings.exchange
+    if args.exchange:
+        exchange = replace(exchange, default=args.exchange.lower())
+    if args.exchange_url:
+        exchange = replace(exchange, url=args.exchange_url)
+    mode = args.mode or settings.mode
+    if mode == "live":
+        print(
+            "tvdesk: live trading needs the exchange broker, which this version does not "
+            "have yet: staying in PAPER mode",
+            file=sys.stderr,
+        )
+        mode = "paper"
+    return replace(settings, listener=listener, exchange=exchange, mode=mode)
+
+
+async def _run_headless(settings: Any, paths: Any, data_dir: Path | None, *, tunnel: bool) -> int:
+    from tvdesk.bus import EventBus
+    from tvdesk.clock import SystemClock
+    from tvdesk.engine import Engine, EngineError
+    from tvdesk.journal import JournalError
+    from tvdesk.keystore import Keystore, KeystoreError, service_name
+    from tvdesk.lockfile import DataDirLocked
+    from tvdesk.logs import log_event, setup_logging, stop_logging
+
+    setup_logging(paths.log_file, console=True)
+    bus = EventBus()
+    bus.subscribe(log_event)
+    keystore = Keystore(service_name(data_dir))
+    engine = Engine(settings, keystore, SystemClock(), bus, paths=paths, tunnel_enabled=tunnel)
+    try:
+        await engine.start()
+    except (DataDirLocked, KeystoreError, EngineError, JournalError) as exc:
+        stop_logging()
+        return _fail(str(exc))
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    print(f"tvdesk ready on {engine.local_url}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        try:
+            await asyncio.wait_for(engine.stop(), timeout=9)
+        finally:
+            stop_logging()
+    return 0
+
+
+# -- export --------------------------------------------------------------------
+
+
+def cmd_export(data_dir: Path | None, fmt: str, output: Path | None) -> int:
+    from tvdesk.export import ExportError, write_csv, write_jsonl
+    from tvdesk.settings import resolve_paths
+
+    journal = resolve_paths(data_dir).journal_file
+    write = write_csv if fmt == "csv" else write_jsonl
+    try:
+        if output is None:
+            write(journal, sys.stdout)
+        else:
+            with open(output, "w", encoding="utf-8", newline="") as out:
+                write(journal, out)
+    except ExportError as exc:
+        return _fail(str(exc))
+    return 0
+
+
+# -- send-test -----------------------------------------------------------------
+
+
+def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
+    from tvdesk.core.auth import sign_tvdesk
+    from tvdesk.keystore import Keystore, KeystoreError, service_name
+    from tvdesk.settings import resolve_paths
+
+    paths = resolve_paths(data_dir)
+    engine_info = _read_engine_file(paths.engine_file)
+    if args.fill and engine_info.get("mode") == "live":
+        return _fail("--fill sends a real alert and the engine is LIVE: refused")
+    url = args.url
+    if url is None:
+        if not engine_info:
+            return _fail(f"no tvdesk is running on {paths.data_dir}: start it, or pass --url")
+        url = f"http://127.0.0.1:{engine_info['port']}/webhook"
+    elif not url.rstrip("/").endswith("/webhook"):
+        url = url.rstrip("/") + "/webhook"
+    try:
+        secret = Keystore(service_name(data_dir)).get("webhook_secret")
+    except KeystoreError as exc:
+        return _fail(str(exc))
+    if not secret:
+        return _fail(
+            "no webhook secret yet: start tvdesk once (it makes one), or set TVDESK_WEBHOOK_SECRET"
+        )
+    now = time.time()
+    alert: dict[str, Any] = {
+        "symbol": args.symbol,
+        "side": args.side,
+        "qty": args.qty,
+        "timestamp": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "strategy": "tvdesk send-test",
+        "client_ref": f"send-test-{int(now * 1000)}",
+        "test": not args.fill,
+    }
+    if args.price is not None:
+        alert["price"] = args.price
+    body = json.dumps(alert).encode()
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-TVDesk-Signature": sign_tvdesk(secret, body, int(now)),
+        },
+    )
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            code, text = response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        code, text = exc.code, exc.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return _fail(f"could not reach {url}: {reason}", 1)
+    elapsed = (time.perf_counter() - started) * 1000
+    print(f"{code} from {url} in {elapsed:.1f} ms")
+    print(text)
+    return 0 if code == 200 else 1
+
+
+def _read_engine_file(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

@@ -1,0 +1,155 @@
+"""``tvdesk export``: the journal as JSON lines or CSV, one record per alert.
+
+Opens the journal read-only (it works while the engine runs) and never
+migrates it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from tvdesk.journal import SCHEMA_VERSION, connect, schema_version
+
+ORDER_FIELDS = (
+    "client_order_id",
+    "exchange",
+    "symbol",
+    "side",
+    "qty",
+    "mode",
+    "status",
+    "filled",
+    "avg_price",
+    "exchange_order_id",
+)
+ALERT_FIELDS = (
+    "alert_id",
+    "received_at",
+    "client_ref",
+    "status",
+    "error",
+    "message",
+    "symbol",
+    "side",
+    "qty",
+    "test",
+    "outcome",
+    "reason",
+    "latency_ms",
+    "replay_of",
+    "duplicate_of",
+    "count",
+    "first_seen",
+    "last_seen",
+)
+
+
+class ExportError(Exception):
+    """The journal cannot be read; the message says why."""
+
+
+def iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def open_readonly(path: Path) -> sqlite3.Connection:
+    if not path.exists():
+        raise ExportError(f"no journal at {path}: has tvdesk run with this --data-dir?")
+    try:
+        conn = connect(path, readonly=True)
+        version = schema_version(conn)
+    except sqlite3.Error as exc:
+        raise ExportError(f"cannot read the journal {path}: {exc}") from exc
+    if version != SCHEMA_VERSION:
+        conn.close()
+        raise ExportError(
+            f"the journal {path} has schema {version}, this tvdesk reads {SCHEMA_VERSION}: "
+            "start the matching tvdesk once (it migrates), then export"
+        )
+    return conn
+
+
+def records(path: Path) -> Iterator[dict[str, Any]]:
+    """Every journaled request in arrival order, with its orders."""
+    conn = open_readonly(path)
+    try:
+        orders: dict[str, list[dict[str, Any]]] = {}
+        for row in conn.execute("SELECT * FROM orders ORDER BY created_at, rowid"):
+            orders.setdefault(row["alert_id"], []).append(
+                {name: row[name] for name in ORDER_FIELDS}
+            )
+        for row in conn.execute("SELECT * FROM alerts ORDER BY seq"):
+            yield _alert_record(row, orders.get(row["alert_id"], []))
+    finally:
+        conn.close()
+
+
+def _alert_record(row: sqlite3.Row, orders: list[dict[str, Any]]) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "alert_id": row["alert_id"],
+        "received_at": iso(row["received_at"]),
+        "client_ref": row["client_ref"],
+        "status": row["status"],
+        "error": row["error"],
+        "message": row["message"],
+        "symbol": row["symbol"],
+        "side": row["side"],
+        "qty": row["qty"],
+        "test": bool(row["test"]),
+        "outcome": row["outcome"],
+        "reason": row["reason"],
+        "latency_ms": json.loads(row["latency"] or "{}"),
+        "orders": orders,
+    }
+    if row["fields"]:
+        record["fields"] = json.loads(row["fields"])
+    if row["replay_of"]:
+        record["replay_of"] = row["replay_of"]
+    if row["duplicate_of"]:
+        record["duplicate_of"] = row["duplicate_of"]
+    if row["count"] > 1:
+        record["count"] = row["count"]
+        record["first_seen"] = iso(row["first_seen"])
+        record["last_seen"] = iso(row["last_seen"])
+    return record
+
+
+def write_jsonl(path: Path, out: TextIO) -> int:
+    n = 0
+    for record in records(path):
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        n += 1
+    return n
+
+
+def write_csv(path: Path, out: TextIO) -> int:
+    """One row per order (an alert without orders is one row), same columns as JSONL."""
+    columns = [*ALERT_FIELDS, *(f"order.{name}" for name in ORDER_FIELDS)]
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    n = 0
+    for record in records(path):
+        base = {key: _cell(record.get(key)) for key in ALERT_FIELDS if key not in ("latency_ms",)}
+        base["latency_ms"] = json.dumps(record["latency_ms"])
+        for order in record["orders"] or [{}]:
+            row = dict(base)
+            row.update({f"order.{k}": _cell(order.get(k)) for k in ORDER_FIELDS})
+            writer.writerow(row)
+        n += 1
+    return n
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

@@ -1,0 +1,200 @@
+"""Secrets: the OS keyring, with TVDESK_* environment variables overriding it.
+
+No message raised from here ever contains a secret: errors name the entry and the fix, and
+backend exceptions (which could echo what was passed to them) are reduced to their class name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+import keyring
+import keyring.backend
+import keyring.errors
+from keyring.backends import fail, null
+
+from tvdesk.core.auth import WebhookSecrets
+
+WEBHOOK_SECRET = "webhook_secret"
+WEBHOOK_SECRET_PREVIOUS = "webhook_secret_previous"
+_KEYRING_HELP = (
+    "Install or unlock an OS keyring (GNOME Keyring or KWallet on Linux; Windows and macOS "
+    "have one built in), or set {env} instead."
+)
+
+
+class KeystoreError(Exception):
+    """A secret could not be read or stored; the message says why and how to fix it."""
+
+
+def env_var_name(name: str) -> str:
+    return "TVDESK_" + name.upper()
+
+
+def service_name(data_dir: Path | None) -> str:
+    if data_dir is None:
+        return "tvdesk"
+    resolved = str(Path(data_dir).expanduser().resolve())
+    digest = hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"tvdesk/{digest[:8]}"
+
+
+def _no_keyring(what: str, env: str, reason: str = "") -> str:
+    because = f" ({reason})" if reason else ""
+    return f"No usable OS keyring was found{because}, so {what}. " + _KEYRING_HELP.format(env=env)
+
+
+class Keystore:
+    def __init__(
+        self,
+        service: str,
+        env: Mapping[str, str] | None = None,
+        backend: keyring.backend.KeyringBackend | None = None,
+    ) -> None:
+        self._service = service
+        self._env = os.environ if env is None else env
+        self._backend = backend
+        # The webhook path reads secrets on every request; a keyring read can be a D-Bus call.
+        self._cache: dict[str, str | None] = {}
+        self._webhook: WebhookSecrets | None = None
+
+    def _keyring(self) -> keyring.backend.KeyringBackend:
+        if self._backend is None:
+            self._backend = keyring.get_keyring()
+        return self._backend
+
+    def _from_env(self, name: str) -> str | None:
+        # An empty variable must not become an empty (guessable) secret.
+        return self._env.get(env_var_name(name)) or None
+
+    def get(self, name: str) -> str | None:
+        value = self._from_env(name)
+        if value is not None:
+            return value
+        if name not in self._cache:
+            self._cache[name] = self._read(name)
+        return self._cache[name]
+
+    def _read(self, name: str) -> str | None:
+        try:
+            return self._keyring().get_password(self._service, name)
+        except keyring.errors.NoKeyringError:
+            return None  # without a keyring nothing can have been stored
+        except Exception as exc:
+            raise KeystoreError(
+                f"Could not read {name} from the OS keyring ({type(exc).__name__}). "
+                + _KEYRING_HELP.format(env=env_var_name(name))
+            ) from exc
+
+    def source(self, name: str) -> str | None:
+        if self._from_env(name) is not None:
+            return "env"
+        return "keyring" if self.get(name) is not None else None
+
+    def set(self, name: str, value: str) -> None:
+        env = env_var_name(name)
+        if self._from_env(name) is not None:
+            raise KeystoreError(
+                f"{name} comes from the environment variable {env}; change it there "
+                "(or unset it to keep the value in the keyring)."
+            )
+        if not value:
+            raise KeystoreError(f"{name} cannot be empty: paste a value, or delete the entry.")
+        self._write(name, value, env)
+
+    def _write(self, name: str, value: str, env: str) -> None:
+        """Store and read back, so a backend that silently drops writes is caught."""
+        self._webhook = None
+        self._cache.pop(name, None)
+        backend = self._keyring()
+        reason = ""
+        try:
+            backend.set_password(self._service, name, value)
+            stored = backend.get_password(self._service, name)
+        except Exception as exc:
+            # Raised outside this block so the backend's exception is not chained.
+            reason, stored = type(exc).__name__, None
+        if stored != value:
+            raise KeystoreError(_no_keyring(f"{name} could not be stored", env, reason))
+        self._cache[name] = value
+
+    def delete(self, name: str) -> None:
+        self._webhook = None
+        try:
+            self._keyring().delete_password(self._service, name)
+        except (keyring.errors.PasswordDeleteError, keyring.errors.NoKeyringError):
+            pass  # already absent, or there is no keyring that could hold it
+        except Exception as exc:
+            raise KeystoreError(
+                f"Could not delete {name} from the OS keyring ({type(exc).__name__}): "
+                "unlock the keyring and try again."
+            ) from exc
+        self._cache[name] = None
+
+    def available(self) -> tuple[bool, str]:
+        backend = self._keyring()
+        try:
+            usable = not isinstance(backend, fail.Keyring | null.Keyring) and backend.priority > 0
+        except Exception:  # a backend's priority raises when it cannot work here
+            usable = False
+        if usable:
+            return True, ""
+        env = "TVDESK_* environment variables (e.g. TVDESK_WEBHOOK_SECRET)"
+        return False, _no_keyring("secrets cannot be saved", env)
+
+    def ensure_webhook_secret(self) -> str:
+        current = self.get(WEBHOOK_SECRET)
+        if current is not None:
+            return current
+        new = secrets.token_urlsafe(32)
+        self._write(WEBHOOK_SECRET, new, env_var_name(WEBHOOK_SECRET))
+        return new
+
+    def webhook_secrets(self, now: float) -> WebhookSecrets:
+        if self._webhook is None:
+            self._webhook = self._load_webhook_secrets()
+        expires = self._webhook.previous_expires_at
+        if expires is not None and now >= expires:
+            self._webhook = WebhookSecrets(self._webhook.current)
+        return self._webhook
+
+    def _load_webhook_secrets(self) -> WebhookSecrets:
+        current = self.get(WEBHOOK_SECRET)
+        if current is None:
+            raise KeystoreError(
+                "There is no webhook secret yet: start tvdesk once to create one, "
+                f"or set {env_var_name(WEBHOOK_SECRET)}."
+            )
+        # Rotation is refused while the variable overrides, so a stored previous secret
+        # predates it and must not stay valid behind the trader's back.
+        if self._from_env(WEBHOOK_SECRET) is not None:
+            return WebhookSecrets(current)
+        try:
+            entry = json.loads(self.get(WEBHOOK_SECRET_PREVIOUS) or "null")
+            previous, expires = str(entry["secret"]), float(entry["expires_at"])
+        except (ValueError, TypeError, KeyError):
+            # Absent or damaged: only the grace window is lost, never the current secret.
+            return WebhookSecrets(current)
+        return WebhookSecrets(current, previous, expires)
+
+    def rotate_webhook_secret(self, now: float, grace_s: int) -> str:
+        env = env_var_name(WEBHOOK_SECRET)
+        if self._from_env(WEBHOOK_SECRET) is not None:
+            raise KeystoreError(
+                f"The webhook secret comes from the environment variable {env}; "
+                "change it there, then update your TradingView alerts."
+            )
+        old = self.get(WEBHOOK_SECRET)
+        if old is not None and grace_s > 0:
+            entry = json.dumps({"secret": old, "expires_at": now + grace_s})
+            self._write(WEBHOOK_SECRET_PREVIOUS, entry, env)
+        else:
+            self.delete(WEBHOOK_SECRET_PREVIOUS)
+        new = secrets.token_urlsafe(32)
+        self._write(WEBHOOK_SECRET, new, env)
+        return new
