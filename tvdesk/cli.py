@@ -31,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tvdesk {__version__}")
     parser.add_argument("--headless", action="store_true", help="run without a window")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="run one signed alert end to end in a temporary data dir, then exit 0 or 1",
+    )
     _add_data_dir(parser)
     parser.add_argument("--port", type=_port, help="listener port (default 8787; 0 = any free)")
     parser.add_argument("--host", help="listener address (default 127.0.0.1)")
@@ -55,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--side", default="buy", choices=("buy", "sell"))
     send.add_argument("--qty", default="0.001")
     send.add_argument("--price", help="price for the alert (paper fills need one)")
+
+    status = commands.add_parser("status", help="state of the running engine")
+    _add_data_dir(status)
+    kill = commands.add_parser("kill", help="turn the kill switch on: no new orders")
+    _add_data_dir(kill)
+    kill.add_argument("--flatten", action="store_true", help="and close tvdesk's positions")
+    resume = commands.add_parser("resume", help="turn the kill switch off")
+    _add_data_dir(resume)
     return parser
 
 
@@ -84,6 +97,12 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_export(data_dir, args.format, args.output)
     if args.command == "send-test":
         return cmd_send_test(data_dir, args)
+    if args.command in ("status", "kill", "resume"):
+        return cmd_control(data_dir, args)
+    if args.self_test:
+        from tvdesk.selftest import run_self_test
+
+        return run_self_test()
     if not args.headless:
         print("tvdesk: the window is not built yet; running headless", file=sys.stderr)
     return cmd_run(data_dir, args)
@@ -256,6 +275,34 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
     print(f"{code} from {url} in {elapsed:.1f} ms")
     print(text)
     return 0 if code == 200 else 1
+
+
+def cmd_control(data_dir: Path | None, args: argparse.Namespace) -> int:
+    from tvdesk.control import ControlError, call
+    from tvdesk.keystore import Keystore, KeystoreError, service_name
+    from tvdesk.settings import resolve_paths
+
+    paths = resolve_paths(data_dir)
+    info = _read_engine_file(paths.engine_file)
+    if not info.get("control_port"):
+        return _fail(f"no tvdesk is running on {paths.data_dir}", 1)
+    try:
+        secret = Keystore(service_name(data_dir)).get("webhook_secret")
+    except KeystoreError as exc:
+        return _fail(str(exc))
+    if not secret:
+        return _fail("no webhook secret to sign with: set TVDESK_WEBHOOK_SECRET")
+    try:
+        if args.command == "status":
+            reply = call(info["control_port"], secret, "GET", "/status")
+        elif args.command == "kill":
+            reply = call(info["control_port"], secret, "POST", "/kill", {"flatten": args.flatten})
+        else:
+            reply = call(info["control_port"], secret, "POST", "/resume", {})
+    except ControlError as exc:
+        return _fail(str(exc), 1)
+    print(json.dumps(reply, indent=2))
+    return 0
 
 
 def _read_engine_file(path: Path) -> dict[str, Any]:

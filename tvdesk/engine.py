@@ -12,21 +12,27 @@ import json
 import logging
 import os
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
 
 from tvdesk import __version__
+from tvdesk.brokers.paper import PaperBroker
 from tvdesk.bus import EventBus
+from tvdesk.control import create_control_app
+from tvdesk.core.alert import Alert, InvalidAlert, alert_to_dict, load_body, parse_alert
 from tvdesk.core.clock import Clock
-from tvdesk.core.events import EngineStarted, EngineStopped, SecretRotated
+from tvdesk.core.events import EngineStarted, EngineStopped, KillSwitchChanged, SecretRotated
 from tvdesk.core.ids import new_ulid
 from tvdesk.core.lockout import FailedAuthLimiter
-from tvdesk.journal import Journal
+from tvdesk.journal import AlertRecord, Journal
 from tvdesk.keystore import Keystore
 from tvdesk.lockfile import DataDirLock
+from tvdesk.queries import Queries
 from tvdesk.server import DoorDeps, create_app
 from tvdesk.settings import Paths, Settings, save_settings
+from tvdesk.worker import INTERNAL_PREFIX, Job, Worker
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,9 @@ class Engine:
         self.paths = paths
         self.tunnel_enabled = settings.tunnel.enabled if tunnel_enabled is None else tunnel_enabled
         self.journal = Journal(paths.journal_file)
+        self.broker = PaperBroker(paths.journal_file, lambda: self.settings.paper)
+        self.worker = Worker(self.journal, self.broker, lambda: self.settings, clock, bus)
+        self.queries = Queries(paths.journal_file)
         self.limiter = FailedAuthLimiter(settings.auth.lockout_failures)
         self._lock = DataDirLock(paths.lock_file)
         self._runners: list[web.AppRunner] = []
@@ -89,6 +98,8 @@ class Engine:
             self.tunnel_port = await self._serve(
                 create_app(deps, trust_forwarded=True), "127.0.0.1", 0
             )
+            self.control_port = await self._serve(create_control_app(self), "127.0.0.1", 0)
+            await self.worker.start()
             self._write_engine_file()
         except BaseException:
             await self._teardown()
@@ -115,9 +126,13 @@ class Engine:
         self.bus.publish(EngineStopped(self.clock.time()))
 
     async def _teardown(self) -> None:
+        # Stop accepting first, then let the worker finish the order in flight;
+        # queued alerts stay pending in the journal for the next start.
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
+        await self.worker.stop()
+        self.queries.close()
         await asyncio.to_thread(self.journal.close)
         try:
             self.paths.engine_file.unlink(missing_ok=True)
@@ -177,6 +192,83 @@ class Engine:
     def set_mode(self, mode: str) -> None:
         self.update_settings(replace(self.settings, mode=mode))
 
+    def set_kill_switch(self, on: bool, reason: str) -> None:
+        """Refuse (on) or allow (off) new orders, queued alerts included; persisted."""
+        risk = replace(self.settings.risk, kill_switch=on)
+        self.update_settings(replace(self.settings, risk=risk))
+        log.warning("kill switch %s: %s", "ON" if on else "off", reason)
+        self.bus.publish(KillSwitchChanged(self.clock.time(), on, reason))
+
+    def resume(self) -> None:
+        """Lift the kill switch."""
+        if self.settings.risk.kill_switch:
+            self.set_kill_switch(False, "resumed")
+
+    async def flatten(self) -> list[str]:
+        """Close every position tvdesk built, at market; returns the alerts made for it.
+
+        Each close is an alert of its own (source ``internal:flatten``) so the log
+        and the export show it like any other, with its trail.
+        """
+        created = []
+        for position in await self.queries.positions(self.settings.mode):
+            if position["qty"] <= 0:
+                continue
+            alert = Alert(
+                symbol=position["symbol"],
+                side=None,
+                exchange=position["exchange"],
+                target_position=Decimal(0),
+                market_position="flat",
+                strategy="flatten",
+            )
+            created.append(await self._inject(alert, f"{INTERNAL_PREFIX}flatten"))
+        return created
+
+    async def replay(self, alert_id: str) -> str:
+        """Run a journaled alert again as a new alert with ``replay_of`` set.
+
+        Only the duplicate and age checks are skipped; everything else runs again
+        on today's settings.
+        """
+        original = await self.queries.alert(alert_id)
+        if original is None:
+            raise EngineError(f"no alert {alert_id} in the journal")
+        if not original.get("raw"):
+            raise EngineError(f"alert {alert_id} has no stored body to replay")
+        try:
+            alert = parse_alert(
+                load_body(original["raw"].encode()),
+                now=self.clock.time(),
+                max_age_s=0,
+                max_skew_s=0,
+                check_age=False,
+            )
+        except (InvalidAlert, ValueError) as exc:
+            raise EngineError(f"alert {alert_id} is still invalid: {exc}") from exc
+        return await self._inject(alert, "replay", replay_of=alert_id)
+
+    async def _inject(self, alert: Alert, client: str, replay_of: str | None = None) -> str:
+        now = self.clock.time()
+        detail = "replay" if replay_of else client
+        record = AlertRecord(
+            alert_id=self.new_alert_id(),
+            received_at=now,
+            client=client,
+            status="accepted",
+            symbol=alert.symbol,
+            side=alert.side,
+            qty=str(alert.qty) if alert.qty is not None else None,
+            test=alert.test,
+            alert=alert_to_dict(alert),
+            outcome="pending",
+            trail=[{"step": "source", "ok": True, "detail": f"made by tvdesk ({detail})"}],
+            replay_of=replay_of,
+        )
+        await self.journal.admit(record, 0)
+        self._on_accepted(record)
+        return record.alert_id
+
     # -- queries -------------------------------------------------------------
 
     def tunnel_status(self) -> dict[str, Any]:
@@ -195,7 +287,32 @@ class Engine:
             host = "127.0.0.1"
         return f"http://{host}:{self.port}"
 
+    async def status(self) -> dict[str, Any]:
+        """Listener, tunnel, mode, kill switch, queue depth and today's counters."""
+        return {
+            "version": __version__,
+            "mode": self.settings.mode,
+            "listener": {"host": self.settings.listener.host, "port": self.port},
+            "tunnel_port": self.tunnel_port,
+            "tunnel": self.tunnel_status(),
+            "kill_switch": self.settings.risk.kill_switch,
+            "queue_depth": self.worker.depth,
+            "exchange": self.settings.exchange.default,
+            "today": await self.queries.today(self.clock.time()),
+        }
+
     # -- internals -----------------------------------------------------------
 
-    def _on_accepted(self, alert_id: str) -> None:
-        """The worker's doorbell (the worker arrives with the next issue)."""
+    def _on_accepted(self, record: AlertRecord) -> None:
+        assert record.alert is not None
+        self.worker.submit(
+            Job(
+                alert_id=record.alert_id,
+                alert=record.alert,
+                client=record.client,
+                received_at=record.received_at,
+                trail=record.trail,
+                latency=record.latency,
+                replay_of=record.replay_of,
+            )
+        )

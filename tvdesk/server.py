@@ -55,7 +55,7 @@ class DoorDeps:
     bus: EventBus
     limiter: FailedAuthLimiter
     new_alert_id: Callable[[], str]
-    on_accepted: Callable[[str], None]
+    on_accepted: Callable[[AlertRecord], None]
     mode: Callable[[], str]
     tunnel_status: Callable[[], dict[str, Any]]
 
@@ -333,7 +333,7 @@ class _Door:
             return reply(
                 409, alert_id=admission.duplicate_of, error="duplicate", message=record.message
             )
-        self.deps.on_accepted(admission.alert_id)
+        self.deps.on_accepted(record)
         self.deps.bus.publish(
             AlertAccepted(
                 self.now,

@@ -1,0 +1,111 @@
+"""How much to trade: an alert's sizing turned into a side and a quantity.
+
+Four ways to size (DESIGN.md): a quantity, a quote amount (``notional``), a
+percentage (``qty_pct``) and a target position (position sync). Spot can't
+go short, and tvdesk never sells coins it did not buy itself when syncing to
+a target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tvdesk.core.alert import Alert
+
+ZERO = Decimal(0)
+
+
+class SizingError(Exception):
+    """The alert cannot be turned into an order; the message says why and how to fix."""
+
+
+@dataclass(frozen=True)
+class Sizing:
+    side: str  # buy | sell
+    qty: Decimal
+    notes: tuple[str, ...] = ()
+
+
+def size_order(
+    alert: Alert,
+    *,
+    multiplier: Decimal,
+    price: Decimal | None,
+    quote_free: Decimal,
+    base_free: Decimal,
+    position_qty: Decimal,
+    base: str,
+    quote: str,
+    spot: bool = True,
+) -> Sizing:
+    """The order an alert asks for, given what is held now."""
+    notes: list[str] = []
+    if alert.sizing == "target":
+        side, qty = _to_target(alert, multiplier, base_free, position_qty, base, spot, notes)
+    else:
+        side = alert.side or "buy"
+        qty = _plain_qty(alert, multiplier, price, quote_free, position_qty, base, quote)
+        if multiplier != 1:
+            notes.append(f"qty × {multiplier} (symbol map) = {qty}")
+    if spot and side == "sell" and qty > base_free:
+        if base_free <= ZERO:
+            raise SizingError(f"nothing to sell: the account holds no {base}")
+        notes.append(f"sell reduced from {qty} to the {base_free} {base} held (spot)")
+        qty = base_free
+    if qty <= ZERO:
+        raise SizingError(f"the order size works out to {qty} {base}: nothing to trade")
+    return Sizing(side, qty, tuple(notes))
+
+
+def _plain_qty(
+    alert: Alert,
+    multiplier: Decimal,
+    price: Decimal | None,
+    quote_free: Decimal,
+    position_qty: Decimal,
+    base: str,
+    quote: str,
+) -> Decimal:
+    if alert.qty is not None:
+        return alert.qty * multiplier
+    if alert.notional is not None:
+        if price is None:
+            raise SizingError(
+                f"notional {alert.notional} {quote} needs a price to convert to {base}: "
+                'add "price": {{close}} to the alert'
+            )
+        return alert.notional / price
+    assert alert.qty_pct is not None
+    pct = alert.qty_pct / 100
+    if alert.side == "sell":
+        return position_qty * pct
+    if price is None:
+        raise SizingError(
+            f'qty_pct of the {quote} balance needs a price: add "price": {{{{close}}}} to the alert'
+        )
+    return quote_free * pct / price
+
+
+def _to_target(
+    alert: Alert,
+    multiplier: Decimal,
+    base_free: Decimal,
+    position_qty: Decimal,
+    base: str,
+    spot: bool,
+    notes: list[str],
+) -> tuple[str, Decimal]:
+    assert alert.target_position is not None
+    target = alert.target_position * multiplier
+    if spot and target < ZERO:
+        notes.append(f"target {target} is short; spot can't go below 0, so the target is 0")
+        target = ZERO
+    # On spot, what tvdesk holds is capped by the coins really there.
+    held = min(position_qty, base_free) if spot else position_qty
+    diff = target - held
+    if diff == ZERO:
+        raise SizingError(f"target {target}, held {held}: already there, nothing to trade")
+    side = "buy" if diff > ZERO else "sell"
+    notes.append(f"target {target}, held {held} → {side} {abs(diff)}")
+    return side, abs(diff)

@@ -1,0 +1,493 @@
+"""The worker: journaled alerts become orders, one at a time, exactly once.
+
+Alerts are taken in arrival order. Each step (map, size, risk, submit,
+record) adds a line to the alert's decision trail with its timing. The
+outcome and everything the broker did are written in one transaction, so
+after a crash an alert is either finished or still pending — never half done
+and never done twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from tvdesk.brokers.paper import PaperBroker, PaperChanges, split_symbol, write_changes
+from tvdesk.bus import EventBus
+from tvdesk.core.alert import Alert, alert_from_dict
+from tvdesk.core.clock import Clock
+from tvdesk.core.events import AlertDecided, OrderFilled, OrderSubmitted
+from tvdesk.core.ids import client_order_id
+from tvdesk.core.paper import Fill, PaperOrder, PaperRejected
+from tvdesk.core.risk import OrderIntent, RiskLimits, RiskState, check
+from tvdesk.core.sizing import SizingError, size_order
+from tvdesk.core.symbols import Mapping, MapRule, Unmapped, resolve
+from tvdesk.journal import Journal, JournalError, connect
+from tvdesk.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INTERNAL_PREFIX = "internal:"  # the client of alerts tvdesk makes itself (flatten)
+RETRY_DELAY_S = 1.0
+LIMIT_ORDER_TTL_S = 7 * 24 * 3600
+
+
+@dataclass
+class Job:
+    """An accepted alert waiting for the worker."""
+
+    alert_id: str
+    alert: dict[str, Any]
+    client: str
+    received_at: float
+    trail: list[dict[str, Any]] = field(default_factory=list)
+    latency: dict[str, float] = field(default_factory=dict)
+    replay_of: str | None = None
+
+
+@dataclass
+class Decision:
+    outcome: str  # filled | open | rejected | failed | dry_run
+    reason: str
+    changes: PaperChanges | None = None
+
+
+class _Trail:
+    def __init__(self, job: Job) -> None:
+        self.entries = list(job.trail)
+        self.latency = dict(job.latency)
+        self._t = time.perf_counter()
+
+    def add(self, step: str, ok: bool, detail: str) -> None:
+        now = time.perf_counter()
+        ms = round((now - self._t) * 1000, 3)
+        self._t = now
+        self.entries.append({"step": step, "ok": ok, "detail": detail, "ms": ms})
+        self.latency[step] = round(self.latency.get(step, 0.0) + ms, 3)
+
+
+class Worker:
+    def __init__(
+        self,
+        journal: Journal,
+        broker: PaperBroker,
+        settings: Callable[[], Settings],
+        clock: Clock,
+        bus: EventBus,
+    ) -> None:
+        self.journal = journal
+        self.broker = broker
+        self.settings = settings
+        self.clock = clock
+        self.bus = bus
+        self._queue: deque[Job] = deque()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._orders_at: list[float] = []  # placement times today (UTC)
+        self._last_order_at: dict[str, float] = {}
+        self._pnl_today = Decimal(0)
+        self._day = -1
+        self.last_prices: dict[tuple[str, str], Decimal] = {}
+        self.in_flight: str | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    async def start(self) -> None:
+        pending = await asyncio.to_thread(self._load_state)
+        self._queue.extend(pending)
+        self._task = asyncio.create_task(self._run(), name="tvdesk-worker")
+        if pending:
+            log.info("resuming %d alerts accepted before the last stop", len(pending))
+            self._wake.set()
+
+    async def stop(self) -> None:
+        """Finish the alert in flight; leave the queued ones in the journal."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    def submit(self, job: Job) -> None:
+        self._queue.append(job)
+        self._wake.set()
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue) + (1 if self.in_flight else 0)
+
+    def _load_state(self) -> list[Job]:
+        conn = connect(self.journal.path, readonly=True)
+        try:
+            day_start = _day_start(self.clock.time())
+            self._day = int(day_start)
+            self._orders_at = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT created_at FROM orders WHERE created_at >= ? ORDER BY created_at",
+                    (day_start,),
+                )
+            ]
+            for symbol, at in conn.execute(
+                "SELECT symbol, MAX(created_at) FROM orders GROUP BY symbol"
+            ):
+                self._last_order_at[symbol] = at
+            self._pnl_today = sum(
+                (
+                    Decimal(r[0])
+                    for r in conn.execute(
+                        "SELECT realized_pnl FROM fills WHERE at >= ?", (day_start,)
+                    )
+                ),
+                Decimal(0),
+            )
+            for exchange, symbol, price in conn.execute(
+                "SELECT exchange, symbol, price FROM fills f WHERE id = (SELECT MAX(id) FROM"
+                " fills g WHERE g.exchange = f.exchange AND g.symbol = f.symbol)"
+            ):
+                self.last_prices[(exchange, symbol)] = Decimal(price)
+            return [
+                Job(
+                    alert_id=r["alert_id"],
+                    alert=json.loads(r["alert"]),
+                    client=r["client"] or "",
+                    received_at=r["received_at"],
+                    trail=json.loads(r["trail"]),
+                    latency=json.loads(r["latency"]),
+                    replay_of=r["replay_of"],
+                )
+                for r in conn.execute(
+                    "SELECT alert_id, alert, client, received_at, trail, latency, replay_of"
+                    " FROM alerts WHERE outcome = 'pending' ORDER BY seq"
+                )
+            ]
+        finally:
+            conn.close()
+
+    # -- the loop ------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue and not self._stopping:
+                job = self._queue[0]
+                self.in_flight = job.alert_id
+                try:
+                    await self._process(job)
+                except JournalError as exc:
+                    # Not recorded, so not done: it runs again once the journal takes writes.
+                    log.error("alert %s not recorded (%s); retrying", job.alert_id, exc)
+                    self.in_flight = None
+                    await asyncio.sleep(RETRY_DELAY_S)
+                    continue
+                finally:
+                    self.in_flight = None
+                self._queue.popleft()
+            if self._stopping:
+                return
+
+    async def _process(self, job: Job) -> None:
+        trail = _Trail(job)
+        trail.latency["queue"] = round(max(0.0, self.clock.time() - job.received_at) * 1000, 3)
+        try:
+            decision, exchange = self._decide(job, trail)
+        except Exception as exc:  # a bug must not stop the worker or lose the alert silently
+            log.exception("alert %s failed inside tvdesk", job.alert_id)
+            decision, exchange = Decision("failed", f"tvdesk internal error: {exc}"), None
+            trail.add("error", False, decision.reason)
+        now = self.clock.time()
+        changes = decision.changes
+        book = self.broker.book(exchange) if changes is not None and exchange else None
+
+        def record(conn: Any) -> list[tuple[str, str]]:
+            settled: list[tuple[str, str]] = []
+            if changes is not None and book is not None:
+                settled = write_changes(conn, book, changes, alert_id=job.alert_id, now=now)
+            for alert_id, outcome in settled:
+                if alert_id != job.alert_id:
+                    conn.execute(
+                        "UPDATE alerts SET outcome = ?, reason = ?, decided_at = ?"
+                        " WHERE alert_id = ? AND outcome = 'open'",
+                        (outcome, "resting limit order filled", now, alert_id),
+                    )
+            conn.execute(
+                "UPDATE alerts SET outcome = ?, reason = ?, trail = ?, latency = ?, decided_at = ?"
+                " WHERE alert_id = ?",
+                (
+                    decision.outcome,
+                    decision.reason,
+                    json.dumps(trail.entries),
+                    json.dumps(trail.latency),
+                    now,
+                    job.alert_id,
+                ),
+            )
+            return settled
+
+        trail.add("record", True, f"{decision.outcome}: {decision.reason}")
+        try:
+            settled = await self.journal.run(record)
+        except JournalError:
+            if exchange:
+                self.broker.forget(exchange)
+            raise
+        self._after_commit(job, decision, changes, settled, now)
+
+    def _after_commit(
+        self,
+        job: Job,
+        decision: Decision,
+        changes: PaperChanges | None,
+        settled: list[tuple[str, str]],
+        now: float,
+    ) -> None:
+        if changes is not None:
+            mode = self.broker.mode
+            if changes.placed is not None:
+                order = changes.placed
+                self._count_order(order.symbol, now)
+                self.bus.publish(
+                    OrderSubmitted(
+                        now,
+                        job.alert_id,
+                        order.client_order_id,
+                        changes.exchange,
+                        order.symbol,
+                        order.side,
+                        str(order.qty),
+                        mode,
+                    )
+                )
+            fills = list(changes.fills)
+            if changes.placed_fill is not None:
+                fills.append(changes.placed_fill)
+            for fill in fills:
+                self._pnl_today += fill.realized_pnl
+                self.bus.publish(
+                    OrderFilled(
+                        now,
+                        job.alert_id,
+                        fill.client_order_id,
+                        fill.symbol,
+                        fill.side,
+                        str(fill.qty),
+                        str(fill.price),
+                        str(fill.fee),
+                        mode,
+                    )
+                )
+        for alert_id, outcome in settled:
+            if alert_id != job.alert_id:
+                self.bus.publish(AlertDecided(now, alert_id, outcome, "resting limit order filled"))
+        self.bus.publish(AlertDecided(now, job.alert_id, decision.outcome, decision.reason))
+
+    # -- deciding --------------------------------------------------------------
+
+    def _decide(self, job: Job, trail: _Trail) -> tuple[Decision, str | None]:
+        settings = self.settings()
+        alert = alert_from_dict(job.alert)
+        internal = job.client.startswith(INTERNAL_PREFIX)
+        if job.replay_of:
+            trail.add(
+                "replay", True, f"replay of {job.replay_of}: duplicate and age checks skipped"
+            )
+
+        try:
+            mapping = self._map(alert, settings, internal)
+        except Unmapped as exc:
+            trail.add("map", False, str(exc))
+            return Decision("rejected", str(exc)), None
+        trail.add("map", True, mapping.describe(alert.symbol))
+        exchange = mapping.exchange
+        book = self.broker.book(exchange)
+        price = alert.price
+        if price is None:
+            price = self.last_prices.get((exchange, mapping.symbol)) if internal else None
+
+        try:
+            sizing = size_order(
+                alert,
+                multiplier=mapping.qty_multiplier,
+                price=price,
+                quote_free=book.balances[mapping.quote].free
+                if mapping.quote in book.balances
+                else Decimal(0),
+                base_free=book.balances[mapping.base].free
+                if mapping.base in book.balances
+                else Decimal(0),
+                position_qty=book.position(mapping.symbol).qty,
+                base=mapping.base,
+                quote=mapping.quote,
+                spot=":" not in mapping.symbol,
+            )
+        except SizingError as exc:
+            trail.add("size", False, str(exc))
+            return Decision("rejected", str(exc)), exchange
+        for note in sizing.notes:
+            trail.add("size", True, note)
+        trail.add("precision", True, "paper: no market data loaded, amounts not rounded")
+
+        limits = _limits(settings)
+        if internal:
+            limits = RiskLimits()  # flattening is how the kill switch protects; never refuse it
+        elif alert.test and price is None:
+            limits = _without_notional(limits)
+            trail.add("risk", True, "test alert without a price: notional limits not checked")
+        now = self.clock.time()
+        verdict = check(
+            OrderIntent(
+                mapping.symbol, mapping.quote, sizing.side, sizing.qty, price, alert.confidence
+            ),
+            limits,
+            self._risk_state(mapping.symbol, book.position(mapping.symbol).qty, now),
+            now,
+        )
+        if not verdict.ok:
+            trail.add("risk", False, verdict.reason)
+            return Decision("rejected", verdict.reason), exchange
+        trail.add("risk", True, "within the risk limits")
+
+        what = f"{sizing.side} {sizing.qty} {mapping.symbol} on {exchange}"
+        if alert.test:
+            reason = f"would {what} (test)"
+            trail.add("submit", True, reason)
+            return Decision("dry_run", reason), exchange
+        if price is None:
+            reason = (
+                'paper trading needs a price: add "price": {{close}} to the alert '
+                "(tvdesk fetches no prices in paper mode)"
+            )
+            trail.add("submit", False, reason)
+            return Decision("rejected", reason), exchange
+        return self._paper(
+            job, alert, mapping, sizing.side, sizing.qty, price, now, trail
+        ), exchange
+
+    def _map(self, alert: Alert, settings: Settings, internal: bool) -> Mapping:
+        if internal:
+            rules = [MapRule(alert.symbol, alert.exchange or "", alert.symbol)]
+            return resolve(
+                alert.symbol,
+                exchange=alert.exchange,
+                default_exchange=settings.exchange.default,
+                rules=rules,
+                auto=False,
+            )
+        auto_map = settings.exchange.auto_map
+        auto = auto_map == "always" or (auto_map == "paper" and settings.mode == "paper")
+        rules = [
+            MapRule(r.tv, r.exchange, r.symbol, Decimal(r.qty_multiplier), r.enabled)
+            for r in settings.symbols
+        ]
+        return resolve(
+            alert.symbol,
+            exchange=alert.exchange,
+            default_exchange=settings.exchange.default,
+            rules=rules,
+            auto=auto,
+            market_type=settings.exchange.market_type,
+        )
+
+    def _paper(
+        self,
+        job: Job,
+        alert: Alert,
+        mapping: Mapping,
+        side: str,
+        qty: Decimal,
+        price: Decimal,
+        now: float,
+        trail: _Trail,
+    ) -> Decision:
+        book = self.broker.book(mapping.exchange)
+        changes = PaperChanges(mapping.exchange)
+        self.last_prices[(mapping.exchange, mapping.symbol)] = price
+        changes.canceled.extend(book.expire(now))
+        changes.fills.extend(book.on_price(mapping.symbol, price, now))
+        for fill in changes.fills:
+            trail.add("fills", True, f"resting {_fill_text(fill)}")
+        base, quote = split_symbol(mapping.symbol)
+        order = PaperOrder(
+            client_order_id=client_order_id(job.alert_id),
+            symbol=mapping.symbol,
+            base=base,
+            quote=quote,
+            side=side,
+            order_type=alert.order_type,
+            qty=qty,
+            price=price,
+            created_at=now,
+            expires_at=now + LIMIT_ORDER_TTL_S if alert.order_type == "limit" else None,
+        )
+        try:
+            fill = book.place(order, now)
+        except PaperRejected as exc:
+            trail.add("submit", False, str(exc))
+            return Decision("rejected", str(exc), changes if changes.touched else None)
+        changes.placed = order
+        changes.placed_fill = fill
+        if fill is None:
+            reason = f"limit {side} {qty} {mapping.symbol} @ {price} resting (paper)"
+            trail.add("submit", True, reason)
+            return Decision("open", reason, changes)
+        reason = f"paper {_fill_text(fill)}"
+        trail.add("submit", True, reason)
+        return Decision("filled", reason, changes)
+
+    def _risk_state(self, symbol: str, position_qty: Decimal, now: float) -> RiskState:
+        day = int(_day_start(now))
+        if day != self._day:
+            self._day = day
+            self._orders_at = [t for t in self._orders_at if t >= day]
+            self._pnl_today = Decimal(0)
+        return RiskState(
+            position_qty=position_qty,
+            orders_at=tuple(self._orders_at),
+            realized_pnl_today=self._pnl_today,
+            last_order_at=self._last_order_at.get(symbol),
+        )
+
+    def _count_order(self, symbol: str, now: float) -> None:
+        self._orders_at.append(now)
+        self._last_order_at[symbol] = now
+
+
+def _fill_text(fill: Fill) -> str:
+    return (
+        f"{fill.side} {fill.qty} {fill.symbol} filled @ {fill.price}, "
+        f"fee {fill.fee} {fill.fee_currency}"
+    )
+
+
+def _limits(settings: Settings) -> RiskLimits:
+    r = settings.risk
+    return RiskLimits(
+        kill_switch=r.kill_switch,
+        max_qty=Decimal(r.max_qty),
+        max_notional=Decimal(r.max_notional),
+        max_position_notional=Decimal(r.max_position_notional),
+        max_orders_per_minute=r.max_orders_per_minute,
+        max_orders_per_day=r.max_orders_per_day,
+        daily_loss_limit=Decimal(r.daily_loss_limit),
+        min_confidence=Decimal(r.min_confidence),
+        cooldown_s=r.cooldown_s,
+    )
+
+
+def _without_notional(limits: RiskLimits) -> RiskLimits:
+    return replace(limits, max_notional=Decimal(0), max_position_notional=Decimal(0))
+
+
+def _day_start(now: float) -> float:
+    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.timestamp()
