@@ -51,6 +51,7 @@ class Engine:
         *,
         paths: Paths,
         tunnel_enabled: bool | None = None,
+        journal_busy_timeout_ms: int = 5000,
     ) -> None:
         self.settings = settings
         self.keystore = keystore
@@ -58,7 +59,7 @@ class Engine:
         self.bus = bus
         self.paths = paths
         self.tunnel_enabled = settings.tunnel.enabled if tunnel_enabled is None else tunnel_enabled
-        self.journal = Journal(paths.journal_file)
+        self.journal = Journal(paths.journal_file, busy_timeout_ms=journal_busy_timeout_ms)
         self.broker = PaperBroker(paths.journal_file, lambda: self.settings.paper)
         self.worker = Worker(self.journal, self.broker, lambda: self.settings, clock, bus)
         self.queries = Queries(paths.journal_file)

@@ -20,7 +20,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tvdesk.brokers.paper import PaperBroker, PaperChanges, split_symbol, write_changes
+from tvdesk.brokers.paper import (
+    PaperBroker,
+    PaperChanges,
+    seed_balances,
+    split_symbol,
+    write_changes,
+)
 from tvdesk.bus import EventBus
 from tvdesk.core.alert import Alert, alert_from_dict
 from tvdesk.core.clock import Clock
@@ -102,6 +108,9 @@ class Worker:
     # -- lifecycle -----------------------------------------------------------
 
     async def start(self) -> None:
+        settings = self.settings()
+        exchange, balances = settings.exchange.default, dict(settings.paper.balances)
+        await self.journal.run(lambda conn: seed_balances(conn, exchange, balances))
         pending = await asyncio.to_thread(self._load_state)
         self._queue.extend(pending)
         self._task = asyncio.create_task(self._run(), name="tvdesk-worker")

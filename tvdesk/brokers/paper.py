@@ -227,6 +227,20 @@ def write_changes(
     return settled
 
 
+def seed_balances(conn: sqlite3.Connection, exchange: str, balances: dict[str, Decimal]) -> None:
+    """Store the starting paper balances of an exchange the first time it is used."""
+    known = conn.execute(
+        "SELECT 1 FROM balances WHERE mode = ? AND exchange = ? LIMIT 1", (MODE, exchange)
+    ).fetchone()
+    if known is None:
+        for currency, amount in balances.items():
+            conn.execute(
+                "INSERT INTO balances (mode, exchange, currency, free, used)"
+                " VALUES (?, ?, ?, ?, 0)",
+                (MODE, exchange, currency, str(amount)),
+            )
+
+
 def _ensure_all_balances(conn: sqlite3.Connection, book: PaperBook, exchange: str) -> None:
     """The first write for an exchange stores every starting balance, not only touched ones."""
     for currency, balance in book.balances.items():

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from hmac import compare_digest
@@ -30,6 +30,9 @@ MAX_DEPTH = 32
 
 _T = TypeVar("_T")
 _SEND_OBJECT = 'send the alert message as a JSON object, e.g. {"symbol": "BTCUSDT", ...}'
+# Left alone by json.loads when a \u escape names half of a UTF-16 pair: such a string
+# cannot be encoded as UTF-8, so it could be neither hashed nor journaled.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _MS_THRESHOLD = Decimal(10) ** 11  # epoch seconds reach 1e11 only in the year 5138
 _MAX_EPOCH_S = Decimal(253402300799)  # 9999-12-31T23:59:59Z
@@ -144,7 +147,27 @@ def load_body(raw: bytes) -> dict[str, Any]:
         raise BodyError(f"the body is JSON but not an object (got {kind}) — {_SEND_OBJECT}")
     if _depth(obj) > MAX_DEPTH:
         raise BodyError(f"the body is nested more than {MAX_DEPTH} levels deep — {_SEND_OBJECT}")
+    if _has_lone_surrogate(obj):
+        raise BodyError(
+            "the body has a \\u escape for half a character (a lone surrogate like \\ud800) — "
+            + _SEND_OBJECT
+        )
     return obj
+
+
+def _has_lone_surrogate(obj: object) -> bool:
+    stack = [obj]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if _LONE_SURROGATE.search(value):
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value)
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def _json_kind(obj: object) -> str:
@@ -456,7 +479,7 @@ def parse_alert(
     )
     if r.errors:
         raise _invalid(r.errors, webhook_secrets)
-    return alert
+    return _scrub_alert(alert, webhook_secrets)
 
 
 def _check_credentials(obj: Mapping[str, Any], secrets: Sequence[str], r: _Reader) -> None:
@@ -531,7 +554,8 @@ def _check_age(r: _Reader, timestamp: float, now: float, max_age: float, max_ske
         r.fail(
             key,
             f"{key} {_iso(timestamp)} is {-age:.0f} s in the future (limit {max_skew:.0f} "
-            "s): check the clock of this PC and of the sender (sync them with internet time)",
+            "s): check the clock of this PC and of the sender (sync them with internet time). "
+            + _TIME_HINT,
         )
 
 
@@ -546,6 +570,22 @@ def _invalid(errors: Mapping[str, str], secrets: Iterable[str]) -> InvalidAlert:
     # Defence in depth: a value quoted in a message could be a secret pasted in the wrong field.
     clean = {k: _scrub(v, secrets) for k, v in errors.items()}
     return InvalidAlert(_scrub(message, secrets), clean)
+
+
+_TEXT_FIELDS = ("symbol", "exchange", "client_ref", "strategy", "comment", "signal")
+
+
+def _scrub_alert(alert: Alert, secrets: Iterable[str]) -> Alert:
+    """The alert without any secret pasted into a text field (a client_ref template, say).
+
+    What the alert says is journaled, logged and shown, so the secret must not be in it.
+    """
+    changes = {}
+    for name in _TEXT_FIELDS:
+        value = getattr(alert, name)
+        if isinstance(value, str) and (clean := _scrub(value, secrets)) != value:
+            changes[name] = clean
+    return replace(alert, **changes) if changes else alert
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:

@@ -1,0 +1,271 @@
+"""Ticker normalisation and the symbol map (DESIGN.md, [[symbols]] and "Paper trading")."""
+
+from decimal import Decimal
+
+import pytest
+
+from tvdesk.core.symbols import KNOWN_QUOTES, Mapping, MapRule, Unmapped, normalise, resolve
+
+# ---------------------------------------------------------------- normalise
+
+# (ticker as sent, prefix, key, perp, base, quote)
+FORMS = [
+    ("BTCUSDT", None, "BTCUSDT", False, "BTC", "USDT"),
+    ("btcusdt", None, "BTCUSDT", False, "BTC", "USDT"),
+    ("  BTCUSDT ", None, "BTCUSDT", False, "BTC", "USDT"),
+    ("BINANCE:BTCUSDT", "BINANCE", "BTCUSDT", False, "BTC", "USDT"),
+    ("binance:btcusdt", "BINANCE", "BTCUSDT", False, "BTC", "USDT"),
+    ("BTC-USDT", None, "BTCUSDT", False, "BTC", "USDT"),
+    ("BTC/USDT", None, "BTCUSDT", False, "BTC", "USDT"),
+    ("BTC_USDT", None, "BTCUSDT", False, "BTC", "USDT"),
+    ("BTCUSDT.P", None, "BTCUSDT.P", True, "BTC", "USDT"),
+    ("btcusdt.p", None, "BTCUSDT.P", True, "BTC", "USDT"),
+    ("BTCUSDTPERP", None, "BTCUSDT.P", True, "BTC", "USDT"),
+    ("BTCUSDT.PERP", None, "BTCUSDT.P", True, "BTC", "USDT"),
+    ("BTC-USDT.P", None, "BTCUSDT.P", True, "BTC", "USDT"),
+    ("BTC-USDT-PERP", None, "BTCUSDT.P", True, "BTC", "USDT"),
+    ("BINANCE:BTCUSDT.P", "BINANCE", "BTCUSDT.P", True, "BTC", "USDT"),
+    ("BYBIT:ETHUSDT.P", "BYBIT", "ETHUSDT.P", True, "ETH", "USDT"),
+    ("ETHBTC", None, "ETHBTC", False, "ETH", "BTC"),
+    ("BNBETH", None, "BNBETH", False, "BNB", "ETH"),
+    ("COINBASE:BTCUSD", "COINBASE", "BTCUSD", False, "BTC", "USD"),
+    ("BTCUSDC", None, "BTCUSDC", False, "BTC", "USDC"),
+    ("BTCFDUSD", None, "BTCFDUSD", False, "BTC", "FDUSD"),
+    ("BTCTUSD", None, "BTCTUSD", False, "BTC", "TUSD"),
+    ("BTCBUSD", None, "BTCBUSD", False, "BTC", "BUSD"),
+    ("USDCUSDT", None, "USDCUSDT", False, "USDC", "USDT"),
+    ("BTCEUR", None, "BTCEUR", False, "BTC", "EUR"),
+    ("BTCTRY", None, "BTCTRY", False, "BTC", "TRY"),
+    ("BTCUSDT_DL", None, "BTCUSDT", False, "BTC", "USDT"),
+    ("BTCUSDT_DLY", None, "BTCUSDT", False, "BTC", "USDT"),
+    ("BINANCE:BTCUSDT.P_DL", "BINANCE", "BTCUSDT.P", True, "BTC", "USDT"),
+    ("PEPE-USDT", None, "PEPEUSDT", False, "PEPE", "USDT"),  # a separator splits any pair
+    ("ABC-XYZ", None, "ABCXYZ", False, "ABC", "XYZ"),
+    ("1000PEPEUSDT.P", None, "1000PEPEUSDT.P", True, "1000PEPE", "USDT"),
+    ("BTCXYZ", None, "BTCXYZ", False, None, None),  # no known quote at the end
+    ("USDT", None, "USDT", False, None, None),  # a quote alone has no base
+    ("BTC-PERP", None, "BTC.P", True, None, None),
+    ("", None, "", False, None, None),
+]
+
+
+@pytest.mark.parametrize(("ticker", "prefix", "key", "perp", "base", "quote"), FORMS)
+def test_normalise_every_form(ticker, prefix, key, perp, base, quote):
+    t = normalise(ticker)
+    assert (t.raw, t.prefix, t.key, t.perp, t.base, t.quote) == (
+        ticker,
+        prefix,
+        key,
+        perp,
+        base,
+        quote,
+    )
+
+
+def test_plain_and_perpetual_keys_differ():
+    assert normalise("BTCUSDT").key != normalise("BTCUSDT.P").key
+
+
+def test_known_quotes_are_tried_longest_first():
+    lengths = [len(quote) for quote in KNOWN_QUOTES]
+    assert lengths == sorted(lengths, reverse=True)
+    assert {"USDT", "USDC", "FDUSD", "BUSD", "TUSD", "DAI", "USD", "EUR", "BTC", "ETH"} <= set(
+        KNOWN_QUOTES
+    )
+
+
+# ---------------------------------------------------------------- resolve
+
+BTC_SPOT = MapRule(tv="BTCUSDT", exchange="binance", symbol="BTC/USDT")
+BTC_PERP = MapRule(tv="BTCUSDT.P", exchange="binance", symbol="BTC/USDT:USDT")
+
+
+def res(ticker: str, rules=(), *, exchange=None, auto=False, market_type="spot") -> Mapping:
+    return resolve(
+        ticker,
+        exchange=exchange,
+        default_exchange="binance",
+        rules=list(rules),
+        auto=auto,
+        market_type=market_type,
+    )
+
+
+def refusal(ticker: str, rules=(), **kw) -> str:
+    with pytest.raises(Unmapped) as caught:
+        res(ticker, rules, **kw)
+    return str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "ticker", ["BTCUSDT", "BINANCE:BTCUSDT", "btcusdt", "BTC-USDT", "BTC/USDT", "BTCUSDT_DL"]
+)
+def test_every_spelling_finds_the_table_row(ticker):
+    mapping = res(ticker, [BTC_SPOT])
+    assert mapping == Mapping(
+        exchange="binance",
+        symbol="BTC/USDT",
+        base="BTC",
+        quote="USDT",
+        qty_multiplier=Decimal(1),
+        source="table",
+    )
+
+
+def test_the_row_tv_is_normalised_too():
+    rule = MapRule(tv="binance:btc-usdt", exchange="BINANCE", symbol="BTC/USDT")
+    assert res("BTCUSDT", [rule]).symbol == "BTC/USDT"
+
+
+def test_first_match_wins():
+    rules = [
+        MapRule(tv="BTCUSDT", exchange="binance", symbol="BTC/USDC"),
+        MapRule(tv="BTCUSDT", exchange="binance", symbol="BTC/USDT"),
+    ]
+    assert res("BTCUSDT", rules).symbol == "BTC/USDC"
+
+
+def test_rows_are_per_exchange():
+    rules = [
+        MapRule(tv="BTCUSDT", exchange="kraken", symbol="XBT/USDT"),
+        MapRule(tv="BTCUSDT", exchange="binance", symbol="BTC/USDT"),
+    ]
+    assert res("BTCUSDT", rules).symbol == "BTC/USDT"
+    kraken = res("BTCUSDT", rules, exchange="Kraken")
+    assert (kraken.exchange, kraken.symbol, kraken.base) == ("kraken", "XBT/USDT", "XBT")
+
+
+def test_a_disabled_row_refuses_and_is_not_skipped():
+    rules = [
+        MapRule(tv="BTCUSDT", exchange="binance", symbol="BTC/USDT", enabled=False),
+        MapRule(tv="BTCUSDT", exchange="binance", symbol="BTC/USDC"),
+    ]
+    assert refusal("BTCUSDT", rules, auto=True) == (
+        "BTCUSDT is disabled in the symbol map (enabled = false): enable its row to trade it"
+    )
+
+
+def test_the_row_multiplier_is_carried():
+    rule = MapRule(tv="BTCUSDT", exchange="binance", symbol="BTC/USDT", qty_multiplier=Decimal(2))
+    assert res("BTCUSDT", [rule]).qty_multiplier == Decimal(2)
+
+
+def test_a_perpetual_never_matches_a_plain_row():
+    assert "no symbol map row for BTCUSDT.P on binance" in refusal("BTCUSDT.P", [BTC_SPOT])
+    assert "no symbol map row for BTCUSDT on binance" in refusal("BTCUSDT", [BTC_PERP])
+    assert res("BINANCE:BTCUSDT.P", [BTC_SPOT, BTC_PERP]).symbol == "BTC/USDT:USDT"
+    assert res("BTCUSDTPERP", [BTC_SPOT, BTC_PERP]).symbol == "BTC/USDT:USDT"
+
+
+def test_a_perp_row_parses_base_and_quote_without_the_settle_currency():
+    mapping = res("BTCUSDT.P", [BTC_PERP], market_type="spot")  # the table wins over the type
+    assert (mapping.base, mapping.quote) == ("BTC", "USDT")
+
+
+def test_a_foreign_exchange_is_refused_never_sent_elsewhere():
+    message = refusal("BTCUSDT", [BTC_SPOT], exchange="KuCoin", auto=True)
+    assert message.startswith(
+        "the alert for BTCUSDT names exchange kucoin, which is neither the default (binance) "
+        "nor in the symbol map, and it is never sent elsewhere"
+    )
+    assert 'exchange = "kucoin"' in message
+
+
+def test_the_default_exchange_named_in_any_case_is_fine():
+    assert res("BTCUSDT", [BTC_SPOT], exchange="BINANCE").exchange == "binance"
+
+
+def test_an_exchange_in_the_map_allows_auto_mapping_there():
+    rules = [MapRule(tv="ETHUSDT", exchange="kraken", symbol="ETH/USDT")]
+    mapping = res("BTCUSDT", rules, exchange="kraken", auto=True)
+    assert (mapping.exchange, mapping.symbol, mapping.source) == ("kraken", "BTC/USDT", "auto")
+
+
+def test_without_a_row_and_without_auto_the_message_says_how_to_map():
+    assert refusal("BTCUSDT") == (
+        'no symbol map row for BTCUSDT on binance: add one ([[symbols]] tv = "BTCUSDT", '
+        'exchange = "binance", symbol = "BTC/USDT") or set exchange.auto_map'
+    )
+    assert '[[symbols]] tv = "BTCUSDT.P", exchange = "binance", symbol = "BTC/USDT:USDT"' in (
+        refusal("BINANCE:BTCUSDT.P")
+    )
+
+
+@pytest.mark.parametrize(
+    ("ticker", "symbol", "base", "quote"),
+    [
+        ("BTCUSDT", "BTC/USDT", "BTC", "USDT"),
+        ("BINANCE:ETHBTC", "ETH/BTC", "ETH", "BTC"),
+        ("sol-usdc", "SOL/USDC", "SOL", "USDC"),
+        ("PEPE_TRY", "PEPE/TRY", "PEPE", "TRY"),
+    ],
+)
+def test_auto_maps_by_rule(ticker, symbol, base, quote):
+    for market_type in ("spot", "swap"):  # a plain ticker is always spot
+        mapping = res(ticker, auto=True, market_type=market_type)
+        assert mapping == Mapping(
+            exchange="binance",
+            symbol=symbol,
+            base=base,
+            quote=quote,
+            qty_multiplier=Decimal(1),
+            source="auto",
+        )
+
+
+def test_auto_maps_a_perpetual_to_the_linear_swap_when_the_market_type_is_swap():
+    mapping = res("BINANCE:BTCUSDT.P", auto=True, market_type="swap")
+    assert (mapping.symbol, mapping.base, mapping.quote) == ("BTC/USDT:USDT", "BTC", "USDT")
+
+
+def test_auto_never_trades_a_perpetual_as_spot():
+    message = refusal("BTCUSDT.P", auto=True, market_type="spot")
+    assert message.startswith(
+        "BTCUSDT.P is a perpetual contract but exchange.market_type is spot: "
+        'set exchange.market_type = "swap" to trade it as BTC/USDT:USDT'
+    )
+    assert message.endswith("never traded as spot")
+
+
+def test_auto_refuses_an_unknown_quote():
+    message = refusal("BTCXYZ", auto=True)
+    assert message.startswith("cannot tell the base and quote currency of BTCXYZ")
+    assert '[[symbols]] tv = "BTCXYZ", exchange = "binance", symbol = "BASE/QUOTE"' in message
+
+
+def test_the_table_wins_over_auto():
+    rule = MapRule(tv="BTCUSDT", exchange="binance", symbol="BTC/USDC", qty_multiplier=Decimal(3))
+    mapping = res("BTCUSDT", [rule], auto=True)
+    assert (mapping.symbol, mapping.source, mapping.qty_multiplier) == (
+        "BTC/USDC",
+        "table",
+        Decimal(3),
+    )
+
+
+def test_a_row_symbol_that_is_not_a_ccxt_symbol_is_refused():
+    rule = MapRule(tv="BTCUSDT", exchange="binance", symbol="BTCUSDT")
+    message = refusal("BTCUSDT", [rule])
+    assert 'symbol = "BTCUSDT", which is not a ccxt market symbol' in message
+    assert '"BTC/USDT"' in message
+
+
+# ---------------------------------------------------------------- describe
+
+
+@pytest.mark.parametrize(
+    ("multiplier", "shown"),
+    [(Decimal(1), "1.0"), (Decimal("1.0"), "1.0"), (Decimal("2.50"), "2.5"), (Decimal(10), "10.0")],
+)
+def test_describe(multiplier, shown):
+    rule = MapRule(
+        tv="BTCUSDT.P", exchange="binance", symbol="BTC/USDT:USDT", qty_multiplier=multiplier
+    )
+    mapping = res("BINANCE:BTCUSDT.P", [rule])
+    assert mapping.describe("BINANCE:BTCUSDT.P") == (
+        f"BINANCE:BTCUSDT.P → BTC/USDT:USDT ×{shown} (table)"
+    )
+
+
+def test_describe_auto():
+    assert res("ETHUSDT", auto=True).describe("ETHUSDT") == "ETHUSDT → ETH/USDT ×1.0 (auto)"
