@@ -197,19 +197,23 @@ async def _run_headless(settings: Any, paths: Any, data_dir: Path | None, *, tun
 
 
 def cmd_export(data_dir: Path | None, fmt: str, output: Path | None) -> int:
-    from tvdesk.export import ExportError, write_csv, write_jsonl
+    from tvdesk.export import ExportError, records, write_csv, write_jsonl
     from tvdesk.settings import resolve_paths
 
     journal = resolve_paths(data_dir).journal_file
     write = write_csv if fmt == "csv" else write_jsonl
     try:
+        # Opened before any output: a failed export must not clobber the last good file.
+        rows = records(journal)
         if output is None:
-            write(journal, sys.stdout)
+            write(rows, sys.stdout)
         else:
             with open(output, "w", encoding="utf-8", newline="") as out:
-                write(journal, out)
+                write(rows, out)
     except ExportError as exc:
         return _fail(str(exc))
+    except OSError as exc:
+        return _fail(f"cannot write {exc.filename or output}: {exc.strerror or exc}")
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,6 +42,7 @@ ALERT_FIELDS = (
     "outcome",
     "reason",
     "latency_ms",
+    "trail",
     "replay_of",
     "duplicate_of",
     "count",
@@ -78,8 +79,15 @@ def open_readonly(path: Path) -> sqlite3.Connection:
 
 
 def records(path: Path) -> Iterator[dict[str, Any]]:
-    """Every journaled request in arrival order, with its orders."""
-    conn = open_readonly(path)
+    """Every journaled request in arrival order, with its orders.
+
+    The journal is opened here, not at the first ``next()``: a missing or unreadable
+    journal fails before the caller has written anything.
+    """
+    return _records(open_readonly(path))
+
+
+def _records(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
     try:
         orders: dict[str, list[dict[str, Any]]] = {}
         for row in conn.execute("SELECT * FROM orders ORDER BY created_at, rowid"):
@@ -107,6 +115,7 @@ def _alert_record(row: sqlite3.Row, orders: list[dict[str, Any]]) -> dict[str, A
         "outcome": row["outcome"],
         "reason": row["reason"],
         "latency_ms": json.loads(row["latency"] or "{}"),
+        "trail": json.loads(row["trail"] or "[]"),
         "orders": orders,
     }
     if row["fields"]:
@@ -122,23 +131,24 @@ def _alert_record(row: sqlite3.Row, orders: list[dict[str, Any]]) -> dict[str, A
     return record
 
 
-def write_jsonl(path: Path, out: TextIO) -> int:
+def write_jsonl(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
     n = 0
-    for record in records(path):
+    for record in rows:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         n += 1
     return n
 
 
-def write_csv(path: Path, out: TextIO) -> int:
+def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
     """One row per order (an alert without orders is one row), same columns as JSONL."""
     columns = [*ALERT_FIELDS, *(f"order.{name}" for name in ORDER_FIELDS)]
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()
     n = 0
-    for record in records(path):
-        base = {key: _cell(record.get(key)) for key in ALERT_FIELDS if key not in ("latency_ms",)}
+    for record in rows:
+        base = {key: _cell(record.get(key)) for key in ALERT_FIELDS}
         base["latency_ms"] = json.dumps(record["latency_ms"])
+        base["trail"] = json.dumps(record["trail"], ensure_ascii=False)
         for order in record["orders"] or [{}]:
             row = dict(base)
             row.update({f"order.{k}": _cell(order.get(k)) for k in ORDER_FIELDS})

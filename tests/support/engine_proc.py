@@ -34,7 +34,9 @@ class EngineProcess:
         self.url = ""
         self.port = 0
         self.stderr_path = data_dir.parent / f"{data_dir.name}-stderr.log"
+        self.stdout_lines: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self._pump_thread: threading.Thread | None = None
 
     def start(self, wait: bool = True) -> EngineProcess:
         cmd = [
@@ -59,7 +61,8 @@ class EngineProcess:
             env=self.env,
         )
         stderr.close()
-        threading.Thread(target=self._pump, daemon=True).start()
+        self._pump_thread = threading.Thread(target=self._pump, daemon=True)
+        self._pump_thread.start()
         if wait:
             self.wait_ready()
         return self
@@ -67,6 +70,7 @@ class EngineProcess:
     def _pump(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:
+            self.stdout_lines.append(line.rstrip("\n"))
             self._lines.put(line.rstrip("\n"))
         self._lines.put(None)
 
@@ -84,6 +88,12 @@ class EngineProcess:
                 self.port = int(self.url.rsplit(":", 1)[1])
                 return
 
+    def stdout(self) -> str:
+        """Everything printed so far; all of it once the process has exited."""
+        if self.proc is not None and self.proc.poll() is not None and self._pump_thread:
+            self._pump_thread.join(10)
+        return "\n".join(self.stdout_lines)
+
     def stderr(self) -> str:
         try:
             return self.stderr_path.read_text(encoding="utf-8")
@@ -100,6 +110,21 @@ class EngineProcess:
         data = json.dumps(alert).encode()
         sig = sign_tvdesk(self.secret, data, int(time.time()))
         return post(self.url + "/webhook", data, {"X-TVDesk-Signature": sig})
+
+    def get(self, path: str) -> tuple[int, dict[str, Any]]:
+        return get(self.url + path)
+
+    def engine_info(self) -> dict[str, Any]:
+        """The engine's ``engine.json``."""
+        return json.loads((self.data_dir / "engine.json").read_text(encoding="utf-8"))
+
+    def send_signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout: float = 10.0) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
 
     def terminate(self, timeout: float = 15.0) -> int:
         assert self.proc is not None
@@ -136,6 +161,14 @@ def post(
         return exc.code, json.loads(exc.read() or b"{}")
 
 
+def get(url: str, timeout: float = 10.0) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, timeout: float = 30.0
 ) -> subprocess.CompletedProcess[str]:
@@ -147,3 +180,41 @@ def run_cli(
         env={**_clean_env(), **(env or {})},
         stdin=subprocess.DEVNULL,
     )
+
+
+def dry_run_alert(client_ref: str, **fields: Any) -> dict[str, Any]:
+    """A valid test alert (``test: true``, a dry run) stamped with the current time."""
+    return {
+        "symbol": "BINANCE:BTCUSDT",
+        "side": "buy",
+        "qty": "0.001",
+        "price": "50000",
+        "timestamp": int(time.time()),
+        "client_ref": client_ref,
+        "test": True,
+        **fields,
+    }
+
+
+class Engines:
+    """Engines for one test, each on a data dir under ``root``; all killed at the end."""
+
+    def __init__(self, root: Path, secret: str) -> None:
+        self.root = root
+        self.secret = secret
+        self._started: list[EngineProcess] = []
+
+    def start(
+        self,
+        name: str = "data",
+        *extra: str,
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+    ) -> EngineProcess:
+        engine = EngineProcess(self.root / name, self.secret, *extra, env=env)
+        self._started.append(engine)
+        return engine.start(wait=wait)
+
+    def cleanup(self) -> None:
+        for engine in self._started:
+            engine.cleanup()
