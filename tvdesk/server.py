@@ -153,14 +153,16 @@ async def handle_webhook(request: web.Request) -> web.Response:
         if signature is None:
             return door.auth_failed(400, "invalid_json", str(exc))
         return door.refuse_signed_invalid_json(str(exc))
+    accepted_secrets = secrets.accepted(now)
+    # Even a request that fails to authenticate may carry the real secret in a misnamed
+    # field, so what is journaled of it is redacted with the real secrets too.
+    redacted = redact(obj, accepted_secrets)
     if signature is None:
         result = auth.verify_body_secret(obj, secrets, now)
         if not result.ok:
-            return door.auth_failed(401, "unauthorized", result.reason, obj)
+            return door.auth_failed(401, "unauthorized", result.reason, redacted)
     door.mark("auth", started)
 
-    accepted_secrets = secrets.accepted(now)
-    redacted = redact(obj, accepted_secrets)
     raw = canonical_json(redacted)
     try:
         alert = parse_alert(
@@ -237,7 +239,7 @@ class _Door:
         return reply(code, error=error, message=message)
 
     def auth_failed(
-        self, code: int, error: str, message: str, obj: dict[str, Any] | None = None
+        self, code: int, error: str, message: str, redacted: dict[str, Any] | None = None
     ) -> web.Response:
         limiter = self.deps.limiter
         limiter.limit = self.settings.auth.lockout_failures
@@ -253,8 +255,8 @@ class _Door:
             limiter.record_failure(self.client, self.now)
             headers = None
         record = self._record("rejected", error, message)
-        if obj is not None:
-            record.raw = canonical_json(redact(obj, ()))[:RAW_KEEP_BYTES]
+        if redacted is not None:
+            record.raw = canonical_json(redacted)[:RAW_KEEP_BYTES]
         self.deps.journal.refuse_unauthenticated(record)
         self._rejected(None, error, message)
         return reply(code, error=error, message=message, headers=headers)

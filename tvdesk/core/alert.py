@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from hmac import compare_digest
@@ -424,8 +424,12 @@ def parse_alert(
     check_age: bool = True,
 ) -> Alert:
     """Validate an authenticated alert; InvalidAlert lists every problem at once."""
-    r = _Reader(obj)
-    _check_credentials(obj, [s for s in webhook_secrets if s], r)
+    secrets = [s for s in webhook_secrets if s]
+    # Fields are read from a copy with every secret cut out: a secret pasted into a field
+    # must reach neither the alert (journaled, logged, shown) nor a message quoting the
+    # field, where truncation would defeat scrubbing the message afterwards.
+    r = _Reader(redact(obj, secrets))
+    _check_credentials(obj, secrets, r)
 
     symbol = r.read("symbol", _symbol)
     if "symbol" not in r.given:
@@ -479,7 +483,7 @@ def parse_alert(
     )
     if r.errors:
         raise _invalid(r.errors, webhook_secrets)
-    return _scrub_alert(alert, webhook_secrets)
+    return alert
 
 
 def _check_credentials(obj: Mapping[str, Any], secrets: Sequence[str], r: _Reader) -> None:
@@ -570,22 +574,6 @@ def _invalid(errors: Mapping[str, str], secrets: Iterable[str]) -> InvalidAlert:
     # Defence in depth: a value quoted in a message could be a secret pasted in the wrong field.
     clean = {k: _scrub(v, secrets) for k, v in errors.items()}
     return InvalidAlert(_scrub(message, secrets), clean)
-
-
-_TEXT_FIELDS = ("symbol", "exchange", "client_ref", "strategy", "comment", "signal")
-
-
-def _scrub_alert(alert: Alert, secrets: Iterable[str]) -> Alert:
-    """The alert without any secret pasted into a text field (a client_ref template, say).
-
-    What the alert says is journaled, logged and shown, so the secret must not be in it.
-    """
-    changes = {}
-    for name in _TEXT_FIELDS:
-        value = getattr(alert, name)
-        if isinstance(value, str) and (clean := _scrub(value, secrets)) != value:
-            changes[name] = clean
-    return replace(alert, **changes) if changes else alert
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
