@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from tvdesk import __version__
+from tvdesk.brokers.base import Broker
 from tvdesk.brokers.paper import PaperBroker
 from tvdesk.bus import EventBus
 from tvdesk.control import create_control_app
@@ -60,7 +61,7 @@ class Engine:
         self.paths = paths
         self.tunnel_enabled = settings.tunnel.enabled if tunnel_enabled is None else tunnel_enabled
         self.journal = Journal(paths.journal_file, busy_timeout_ms=journal_busy_timeout_ms)
-        self.broker = PaperBroker(paths.journal_file, lambda: self.settings.paper)
+        self.paper = PaperBroker(paths.journal_file, lambda: self.settings.paper)
         self.worker = Worker(self.journal, self.broker, lambda: self.settings, clock, bus)
         self.queries = Queries(paths.journal_file)
         self.limiter = FailedAuthLimiter(settings.auth.lockout_failures)
@@ -303,6 +304,12 @@ class Engine:
         }
 
     # -- internals -----------------------------------------------------------
+
+    def broker(self, mode: str) -> Broker:
+        """The broker that executes alerts in ``mode``."""
+        if mode == "live":
+            raise EngineError("live trading is not available in this version yet")
+        return self.paper
 
     def _on_accepted(self, record: AlertRecord) -> None:
         assert record.alert is not None

@@ -20,19 +20,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tvdesk.brokers.paper import (
-    PaperBroker,
-    PaperChanges,
-    seed_balances,
-    split_symbol,
-    write_changes,
-)
+from tvdesk.brokers.base import Broker, Execution, OrderRequest, Refusal
+from tvdesk.brokers.paper import seed_balances
 from tvdesk.bus import EventBus
 from tvdesk.core.alert import Alert, alert_from_dict
 from tvdesk.core.clock import Clock
-from tvdesk.core.events import AlertDecided, OrderFilled, OrderSubmitted
+from tvdesk.core.events import AlertDecided
 from tvdesk.core.ids import client_order_id
-from tvdesk.core.paper import Fill, PaperOrder, PaperRejected
 from tvdesk.core.risk import OrderIntent, RiskLimits, RiskState, check
 from tvdesk.core.sizing import SizingError, size_order
 from tvdesk.core.symbols import Mapping, MapRule, Unmapped, resolve
@@ -43,7 +37,6 @@ log = logging.getLogger(__name__)
 
 INTERNAL_PREFIX = "internal:"  # the client of alerts tvdesk makes itself (flatten)
 RETRY_DELAY_S = 1.0
-LIMIT_ORDER_TTL_S = 7 * 24 * 3600
 
 
 @dataclass
@@ -63,7 +56,9 @@ class Job:
 class Decision:
     outcome: str  # filled | open | rejected | failed | dry_run
     reason: str
-    changes: PaperChanges | None = None
+    execution: Execution | None = None
+    broker: Broker | None = None
+    exchange: str | None = None
 
 
 class _Trail:
@@ -84,13 +79,13 @@ class Worker:
     def __init__(
         self,
         journal: Journal,
-        broker: PaperBroker,
+        brokers: Callable[[str], Broker],
         settings: Callable[[], Settings],
         clock: Clock,
         bus: EventBus,
     ) -> None:
         self.journal = journal
-        self.broker = broker
+        self.brokers = brokers  # mode -> the broker of that mode
         self.settings = settings
         self.clock = clock
         self.bus = bus
@@ -98,11 +93,10 @@ class Worker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._orders_at: list[float] = []  # placement times today (UTC)
+        self._orders_at: list[float] = []  # placement times today (UTC) and the last minute
         self._last_order_at: dict[str, float] = {}
         self._pnl_today = Decimal(0)
         self._day = -1
-        self.last_prices: dict[tuple[str, str], Decimal] = {}
         self.in_flight: str | None = None
 
     # -- lifecycle -----------------------------------------------------------
@@ -111,6 +105,7 @@ class Worker:
         settings = self.settings()
         exchange, balances = settings.exchange.default, dict(settings.paper.balances)
         await self.journal.run(lambda conn: seed_balances(conn, exchange, balances))
+        await self.brokers(settings.mode).start()
         pending = await asyncio.to_thread(self._load_state)
         self._queue.extend(pending)
         self._task = asyncio.create_task(self._run(), name="tvdesk-worker")
@@ -132,18 +127,19 @@ class Worker:
 
     @property
     def depth(self) -> int:
-        return len(self._queue) + (1 if self.in_flight else 0)
+        return len(self._queue)
 
     def _load_state(self) -> list[Job]:
         conn = connect(self.journal.path, readonly=True)
         try:
-            day_start = _day_start(self.clock.time())
+            now = self.clock.time()
+            day_start = _day_start(now)
             self._day = int(day_start)
             self._orders_at = [
                 r[0]
                 for r in conn.execute(
                     "SELECT created_at FROM orders WHERE created_at >= ? ORDER BY created_at",
-                    (day_start,),
+                    (min(day_start, now - 60),),
                 )
             ]
             for symbol, at in conn.execute(
@@ -159,11 +155,6 @@ class Worker:
                 ),
                 Decimal(0),
             )
-            for exchange, symbol, price in conn.execute(
-                "SELECT exchange, symbol, price FROM fills f WHERE id = (SELECT MAX(id) FROM"
-                " fills g WHERE g.exchange = f.exchange AND g.symbol = f.symbol)"
-            ):
-                self.last_prices[(exchange, symbol)] = Decimal(price)
             return [
                 Job(
                     alert_id=r["alert_id"],
@@ -196,7 +187,6 @@ class Worker:
                 except JournalError as exc:
                     # Not recorded, so not done: it runs again once the journal takes writes.
                     log.error("alert %s not recorded (%s); retrying", job.alert_id, exc)
-                    self.in_flight = None
                     await asyncio.sleep(RETRY_DELAY_S)
                     continue
                 finally:
@@ -207,28 +197,25 @@ class Worker:
 
     async def _process(self, job: Job) -> None:
         trail = _Trail(job)
-        trail.latency["queue"] = round(max(0.0, self.clock.time() - job.received_at) * 1000, 3)
+        trail.latency["wait"] = round(max(0.0, self.clock.time() - job.received_at) * 1000, 3)
         try:
-            decision, exchange = self._decide(job, trail)
+            decision = await self._decide(job, trail)
         except Exception as exc:  # a bug must not stop the worker or lose the alert silently
             log.exception("alert %s failed inside tvdesk", job.alert_id)
-            decision, exchange = Decision("failed", f"tvdesk internal error: {exc}"), None
+            decision = Decision("failed", f"tvdesk internal error: {type(exc).__name__}: {exc}")
             trail.add("error", False, decision.reason)
         now = self.clock.time()
-        changes = decision.changes
-        book = self.broker.book(exchange) if changes is not None and exchange else None
+        execution = decision.execution
+        write = execution.write if execution is not None else None
 
         def record(conn: Any) -> list[tuple[str, str]]:
-            settled: list[tuple[str, str]] = []
-            if changes is not None and book is not None:
-                settled = write_changes(conn, book, changes, alert_id=job.alert_id, now=now)
+            settled = write(conn) if write is not None else []
             for alert_id, outcome in settled:
-                if alert_id != job.alert_id:
-                    conn.execute(
-                        "UPDATE alerts SET outcome = ?, reason = ?, decided_at = ?"
-                        " WHERE alert_id = ? AND outcome = 'open'",
-                        (outcome, "resting limit order filled", now, alert_id),
-                    )
+                conn.execute(
+                    "UPDATE alerts SET outcome = ?, reason = ?, decided_at = ?"
+                    " WHERE alert_id = ? AND outcome = 'open'",
+                    (outcome, "resting limit order filled", now, alert_id),
+                )
             conn.execute(
                 "UPDATE alerts SET outcome = ?, reason = ?, trail = ?, latency = ?, decided_at = ?"
                 " WHERE alert_id = ?",
@@ -247,63 +234,25 @@ class Worker:
         try:
             settled = await self.journal.run(record)
         except JournalError:
-            if exchange:
-                self.broker.forget(exchange)
+            if decision.broker is not None and decision.exchange:
+                decision.broker.discard(decision.exchange)
             raise
-        self._after_commit(job, decision, changes, settled, now)
-
-    def _after_commit(
-        self,
-        job: Job,
-        decision: Decision,
-        changes: PaperChanges | None,
-        settled: list[tuple[str, str]],
-        now: float,
-    ) -> None:
-        if changes is not None:
-            mode = self.broker.mode
-            if changes.placed is not None:
-                order = changes.placed
-                self._count_order(order.symbol, now)
-                self.bus.publish(
-                    OrderSubmitted(
-                        now,
-                        job.alert_id,
-                        order.client_order_id,
-                        changes.exchange,
-                        order.symbol,
-                        order.side,
-                        str(order.qty),
-                        mode,
-                    )
-                )
-            fills = list(changes.fills)
-            if changes.placed_fill is not None:
-                fills.append(changes.placed_fill)
-            for fill in fills:
-                self._pnl_today += fill.realized_pnl
-                self.bus.publish(
-                    OrderFilled(
-                        now,
-                        job.alert_id,
-                        fill.client_order_id,
-                        fill.symbol,
-                        fill.side,
-                        str(fill.qty),
-                        str(fill.price),
-                        str(fill.fee),
-                        mode,
-                    )
-                )
+        if execution is not None:
+            for symbol in execution.placed:
+                self._orders_at.append(now)
+                self._last_order_at[symbol] = now
+            self._pnl_today += execution.realized_pnl
+            for event in execution.events:
+                self.bus.publish(event)
         for alert_id, outcome in settled:
-            if alert_id != job.alert_id:
-                self.bus.publish(AlertDecided(now, alert_id, outcome, "resting limit order filled"))
+            self.bus.publish(AlertDecided(now, alert_id, outcome, "resting limit order filled"))
         self.bus.publish(AlertDecided(now, job.alert_id, decision.outcome, decision.reason))
 
     # -- deciding --------------------------------------------------------------
 
-    def _decide(self, job: Job, trail: _Trail) -> tuple[Decision, str | None]:
+    async def _decide(self, job: Job, trail: _Trail) -> Decision:
         settings = self.settings()
+        broker = self.brokers(settings.mode)
         alert = alert_from_dict(job.alert)
         internal = job.client.startswith(INTERNAL_PREFIX)
         if job.replay_of:
@@ -315,72 +264,79 @@ class Worker:
             mapping = self._map(alert, settings, internal)
         except Unmapped as exc:
             trail.add("map", False, str(exc))
-            return Decision("rejected", str(exc)), None
+            return Decision("rejected", str(exc))
         trail.add("map", True, mapping.describe(alert.symbol))
-        exchange = mapping.exchange
-        book = self.broker.book(exchange)
         price = alert.price
-        if price is None:
-            price = self.last_prices.get((exchange, mapping.symbol)) if internal else None
+        if price is None and internal:
+            price = broker.last_price(mapping.exchange, mapping.symbol)
 
+        holdings = await broker.holdings(mapping)
         try:
             sizing = size_order(
                 alert,
                 multiplier=mapping.qty_multiplier,
                 price=price,
-                quote_free=book.balances[mapping.quote].free
-                if mapping.quote in book.balances
-                else Decimal(0),
-                base_free=book.balances[mapping.base].free
-                if mapping.base in book.balances
-                else Decimal(0),
-                position_qty=book.position(mapping.symbol).qty,
+                quote_free=holdings.quote_free,
+                base_free=holdings.base_free,
+                position_qty=holdings.position_qty,
                 base=mapping.base,
                 quote=mapping.quote,
                 spot=":" not in mapping.symbol,
             )
         except SizingError as exc:
             trail.add("size", False, str(exc))
-            return Decision("rejected", str(exc)), exchange
+            return Decision("rejected", str(exc))
         for note in sizing.notes:
             trail.add("size", True, note)
-        trail.add("precision", True, "paper: no market data loaded, amounts not rounded")
+        try:
+            qty, price, note = await broker.conform(mapping, sizing.qty, price)
+        except Refusal as exc:
+            trail.add("precision", False, str(exc))
+            return Decision("rejected", str(exc))
+        trail.add("precision", True, note)
 
         limits = _limits(settings)
         if internal:
             limits = RiskLimits()  # flattening is how the kill switch protects; never refuse it
         elif alert.test and price is None:
-            limits = _without_notional(limits)
+            limits = replace(limits, max_notional=Decimal(0), max_position_notional=Decimal(0))
             trail.add("risk", True, "test alert without a price: notional limits not checked")
         now = self.clock.time()
         verdict = check(
-            OrderIntent(
-                mapping.symbol, mapping.quote, sizing.side, sizing.qty, price, alert.confidence
-            ),
+            OrderIntent(mapping.symbol, mapping.quote, sizing.side, qty, price, alert.confidence),
             limits,
-            self._risk_state(mapping.symbol, book.position(mapping.symbol).qty, now),
+            self._risk_state(mapping.symbol, holdings.position_qty, now),
             now,
         )
         if not verdict.ok:
             trail.add("risk", False, verdict.reason)
-            return Decision("rejected", verdict.reason), exchange
+            return Decision("rejected", verdict.reason)
         trail.add("risk", True, "within the risk limits")
 
-        what = f"{sizing.side} {sizing.qty} {mapping.symbol} on {exchange}"
         if alert.test:
-            reason = f"would {what} (test)"
+            reason = f"would {sizing.side} {qty} {mapping.symbol} on {mapping.exchange} (test)"
             trail.add("submit", True, reason)
-            return Decision("dry_run", reason), exchange
-        if price is None:
-            reason = (
-                'paper trading needs a price: add "price": {{close}} to the alert '
-                "(tvdesk fetches no prices in paper mode)"
-            )
-            trail.add("submit", False, reason)
-            return Decision("rejected", reason), exchange
-        return self._paper(
-            job, alert, mapping, sizing.side, sizing.qty, price, now, trail
-        ), exchange
+            return Decision("dry_run", reason)
+        request = OrderRequest(
+            alert_id=job.alert_id,
+            client_order_id=client_order_id(job.alert_id),
+            mapping=mapping,
+            side=sizing.side,
+            order_type=alert.order_type,
+            qty=qty,
+            price=price,
+            stop_loss=alert.stop_loss,
+            take_profit=alert.take_profit,
+        )
+        try:
+            execution = await broker.execute(request, now)
+        except Refusal as exc:
+            trail.add("submit", False, str(exc))
+            return Decision("rejected", str(exc))
+        for step, ok, detail in execution.trail:
+            trail.add(step, ok, detail)
+        trail.add("submit", execution.outcome in ("filled", "open"), execution.reason)
+        return Decision(execution.outcome, execution.reason, execution, broker, mapping.exchange)
 
     def _map(self, alert: Alert, settings: Settings, internal: bool) -> Mapping:
         if internal:
@@ -407,75 +363,20 @@ class Worker:
             market_type=settings.exchange.market_type,
         )
 
-    def _paper(
-        self,
-        job: Job,
-        alert: Alert,
-        mapping: Mapping,
-        side: str,
-        qty: Decimal,
-        price: Decimal,
-        now: float,
-        trail: _Trail,
-    ) -> Decision:
-        book = self.broker.book(mapping.exchange)
-        changes = PaperChanges(mapping.exchange)
-        self.last_prices[(mapping.exchange, mapping.symbol)] = price
-        changes.canceled.extend(book.expire(now))
-        changes.fills.extend(book.on_price(mapping.symbol, price, now))
-        for fill in changes.fills:
-            trail.add("fills", True, f"resting {_fill_text(fill)}")
-        base, quote = split_symbol(mapping.symbol)
-        order = PaperOrder(
-            client_order_id=client_order_id(job.alert_id),
-            symbol=mapping.symbol,
-            base=base,
-            quote=quote,
-            side=side,
-            order_type=alert.order_type,
-            qty=qty,
-            price=price,
-            created_at=now,
-            expires_at=now + LIMIT_ORDER_TTL_S if alert.order_type == "limit" else None,
-        )
-        try:
-            fill = book.place(order, now)
-        except PaperRejected as exc:
-            trail.add("submit", False, str(exc))
-            return Decision("rejected", str(exc), changes if changes.touched else None)
-        changes.placed = order
-        changes.placed_fill = fill
-        if fill is None:
-            reason = f"limit {side} {qty} {mapping.symbol} @ {price} resting (paper)"
-            trail.add("submit", True, reason)
-            return Decision("open", reason, changes)
-        reason = f"paper {_fill_text(fill)}"
-        trail.add("submit", True, reason)
-        return Decision("filled", reason, changes)
-
     def _risk_state(self, symbol: str, position_qty: Decimal, now: float) -> RiskState:
         day = int(_day_start(now))
         if day != self._day:
             self._day = day
-            self._orders_at = [t for t in self._orders_at if t >= day]
             self._pnl_today = Decimal(0)
+        # Today's orders plus the last minute (the per-minute window crosses midnight).
+        horizon = min(day, now - 60)
+        self._orders_at = [t for t in self._orders_at if t >= horizon]
         return RiskState(
             position_qty=position_qty,
             orders_at=tuple(self._orders_at),
             realized_pnl_today=self._pnl_today,
             last_order_at=self._last_order_at.get(symbol),
         )
-
-    def _count_order(self, symbol: str, now: float) -> None:
-        self._orders_at.append(now)
-        self._last_order_at[symbol] = now
-
-
-def _fill_text(fill: Fill) -> str:
-    return (
-        f"{fill.side} {fill.qty} {fill.symbol} filled @ {fill.price}, "
-        f"fee {fill.fee} {fill.fee_currency}"
-    )
 
 
 def _limits(settings: Settings) -> RiskLimits:
@@ -491,10 +392,6 @@ def _limits(settings: Settings) -> RiskLimits:
         min_confidence=Decimal(r.min_confidence),
         cooldown_s=r.cooldown_s,
     )
-
-
-def _without_notional(limits: RiskLimits) -> RiskLimits:
-    return replace(limits, max_notional=Decimal(0), max_position_notional=Decimal(0))
 
 
 def _day_start(now: float) -> float:

@@ -7,17 +7,34 @@ is still pending and runs again) or keeps both (it never runs again).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from tvdesk.core.paper import Balance, Fill, PaperBook, PaperOrder, Position
+from tvdesk.brokers.base import Execution, Holdings, OrderRequest, Refusal
+from tvdesk.core.events import OrderFilled, OrderSubmitted
+from tvdesk.core.paper import Balance, Fill, PaperBook, PaperOrder, PaperRejected, Position
+from tvdesk.core.symbols import Mapping
 from tvdesk.journal import connect
 from tvdesk.settings import PaperSettings
 
 MODE = "paper"
+LIMIT_ORDER_TTL_S = 7 * 24 * 3600  # a resting paper limit order expires after a week
+
+
+def fill_text(fill: Fill) -> str:
+    return (
+        f"{fill.side} {fill.qty} {fill.symbol} filled @ {fill.price}, "
+        f"fee {fill.fee} {fill.fee_currency}"
+    )
+
+
+def _free(book: PaperBook, currency: str) -> Decimal:
+    balance = book.balances.get(currency)
+    return balance.free if balance is not None else Decimal(0)
 
 
 def split_symbol(symbol: str) -> tuple[str, str]:
@@ -51,6 +68,13 @@ class PaperBroker:
         self._journal_path = journal_path
         self._settings = settings
         self._books: dict[str, PaperBook] = {}
+        self._prices: dict[tuple[str, str], Decimal] = {}
+
+    async def start(self) -> None:
+        self._prices.update(await asyncio.to_thread(self._load_prices))
+
+    async def stop(self) -> None:
+        self._books.clear()
 
     def book(self, exchange: str) -> PaperBook:
         book = self._books.get(exchange)
@@ -58,9 +82,117 @@ class PaperBroker:
             book = self._books[exchange] = self._load(exchange)
         return book
 
-    def forget(self, exchange: str) -> None:
-        """Drop the in-memory book (after a failed commit the journal is the truth)."""
+    def discard(self, exchange: str) -> None:
         self._books.pop(exchange, None)
+
+    def last_price(self, exchange: str, symbol: str) -> Decimal | None:
+        return self._prices.get((exchange, symbol))
+
+    async def holdings(self, mapping: Mapping) -> Holdings:
+        book = self.book(mapping.exchange)
+        return Holdings(
+            quote_free=_free(book, mapping.quote),
+            base_free=_free(book, mapping.base),
+            position_qty=book.position(mapping.symbol).qty,
+        )
+
+    async def conform(
+        self, mapping: Mapping, qty: Decimal, price: Decimal | None
+    ) -> tuple[Decimal, Decimal | None, str]:
+        return qty, price, "paper: no market data loaded, amounts not rounded"
+
+    async def execute(self, request: OrderRequest, now: float) -> Execution:
+        if request.price is None:
+            raise Refusal(
+                'paper trading needs a price: add "price": {{close}} to the alert '
+                "(tvdesk fetches no prices in paper mode)"
+            )
+        mapping = request.mapping
+        book = self.book(mapping.exchange)
+        self._prices[(mapping.exchange, mapping.symbol)] = request.price
+        changes = PaperChanges(mapping.exchange)
+        execution = Execution("rejected", "")
+        changes.canceled.extend(book.expire(now))
+        changes.fills.extend(book.on_price(mapping.symbol, request.price, now))
+        for fill in changes.fills:
+            execution.trail.append(("fills", True, f"resting {fill_text(fill)}"))
+        order = PaperOrder(
+            client_order_id=request.client_order_id,
+            symbol=mapping.symbol,
+            base=mapping.base,
+            quote=mapping.quote,
+            side=request.side,
+            order_type=request.order_type,
+            qty=request.qty,
+            price=request.price,
+            created_at=now,
+            expires_at=now + LIMIT_ORDER_TTL_S if request.order_type == "limit" else None,
+        )
+        try:
+            fill = book.place(order, now)
+        except PaperRejected as exc:
+            execution.reason = str(exc)
+        else:
+            changes.placed, changes.placed_fill = order, fill
+            execution.placed.append(mapping.symbol)
+            execution.events.append(
+                OrderSubmitted(
+                    now,
+                    request.alert_id,
+                    order.client_order_id,
+                    mapping.exchange,
+                    order.symbol,
+                    order.side,
+                    str(order.qty),
+                    MODE,
+                )
+            )
+            if fill is None:
+                execution.outcome = "open"
+                execution.reason = (
+                    f"limit {order.side} {order.qty} {order.symbol} @ {order.price} resting (paper)"
+                )
+            else:
+                execution.outcome = "filled"
+                execution.reason = f"paper {fill_text(fill)}"
+        fills = [*changes.fills, *([changes.placed_fill] if changes.placed_fill else [])]
+        for fill in fills:
+            execution.realized_pnl += fill.realized_pnl
+            execution.events.append(
+                OrderFilled(
+                    now,
+                    request.alert_id,
+                    fill.client_order_id,
+                    fill.symbol,
+                    fill.side,
+                    str(fill.qty),
+                    str(fill.price),
+                    str(fill.fee),
+                    MODE,
+                )
+            )
+        if changes.touched:
+            alert_id = request.alert_id
+
+            def write(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+                settled = write_changes(conn, book, changes, alert_id=alert_id, now=now)
+                return [(a, o) for a, o in settled if a != alert_id]
+
+            execution.write = write
+        return execution
+
+    def _load_prices(self) -> dict[tuple[str, str], Decimal]:
+        conn = connect(self._journal_path, readonly=True)
+        try:
+            rows = conn.execute(
+                "SELECT exchange, symbol, price FROM fills f WHERE mode = ? AND id ="
+                " (SELECT MAX(id) FROM fills g WHERE g.exchange = f.exchange"
+                " AND g.symbol = f.symbol AND g.mode = f.mode)",
+                (MODE,),
+            ).fetchall()
+        finally:
+            conn.close()
+        return {(r[0], r[1]): Decimal(r[2]) for r in rows}
 
     def _load(self, exchange: str) -> PaperBook:
         paper = self._settings()

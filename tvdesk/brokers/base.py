@@ -1,0 +1,85 @@
+"""The one small protocol the worker sees: paper and live brokers both speak it."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Protocol
+
+from tvdesk.core.events import Event
+from tvdesk.core.symbols import Mapping
+
+# Runs inside the transaction that records the alert's outcome; returns the
+# (alert_id, outcome) of *other* alerts that this step settled (a resting
+# limit order filled by a later price).
+Writer = Callable[[sqlite3.Connection], list[tuple[str, str]]]
+
+
+class Refusal(Exception):
+    """The broker refuses before contacting the exchange (outcome ``rejected``)."""
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """What the account holds for one market, as the sizing step needs it."""
+
+    quote_free: Decimal
+    base_free: Decimal
+    position_qty: Decimal  # what tvdesk's own fills built (DESIGN.md)
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    alert_id: str
+    client_order_id: str
+    mapping: Mapping
+    side: str  # buy | sell
+    order_type: str  # market | limit
+    qty: Decimal
+    price: Decimal | None  # the limit price, or the reference price of a market order
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+
+
+@dataclass
+class Execution:
+    """What happened at the broker, and what to write with the alert's outcome."""
+
+    outcome: str  # filled | open | rejected | failed
+    reason: str
+    write: Writer | None = None
+    events: list[Event] = field(default_factory=list)  # published after the commit
+    placed: list[str] = field(default_factory=list)  # symbols of orders placed (risk counters)
+    realized_pnl: Decimal = Decimal(0)
+    trail: list[tuple[str, bool, str]] = field(default_factory=list)  # (step, ok, detail)
+
+
+class Broker(Protocol):
+    mode: str
+
+    async def start(self) -> None:
+        """Load what the broker needs (markets) and settle orders left in doubt."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    def last_price(self, exchange: str, symbol: str) -> Decimal | None: ...
+
+    async def holdings(self, mapping: Mapping) -> Holdings: ...
+
+    async def conform(
+        self, mapping: Mapping, qty: Decimal, price: Decimal | None
+    ) -> tuple[Decimal, Decimal | None, str]:
+        """Round to the market's precision and check its limits; raises ``Refusal``.
+
+        Returns the rounded qty and price and a sentence for the trail.
+        """
+        ...
+
+    async def execute(self, request: OrderRequest, now: float) -> Execution: ...
+
+    def discard(self, exchange: str) -> None:
+        """The outcome could not be recorded: drop in-memory state the journal lacks."""
+        ...
