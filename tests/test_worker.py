@@ -186,3 +186,17 @@ async def test_pending_alerts_run_after_a_restart(tmp_path: Path) -> None:
     async with again:
         decided = await again.outcome(reply["alert_id"])
         assert decided.outcome == "filled"
+
+
+async def test_reaching_the_daily_loss_limit_trips_the_kill_switch(tmp_path: Path) -> None:
+    async with PaperDesk(tmp_path, paper_settings(daily_loss_limit=D("50"))) as desk:
+        await desk.trade(side="buy", qty="0.01", price="50000")
+        loss = await desk.trade(side="sell", qty="0.01", price="40000")
+        assert loss.outcome == "filled"
+        tripped = [e for e in desk.events if isinstance(e, KillSwitchChanged)]
+        assert tripped and tripped[-1].on
+        assert "daily loss limit reached" in tripped[-1].reason
+        assert desk.engine.settings.risk.kill_switch is True
+        refused = await desk.trade(side="buy", qty="0.001", price="40000")
+        assert refused.outcome == "rejected"
+        assert "kill switch" in refused.reason

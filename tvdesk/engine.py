@@ -62,7 +62,15 @@ class Engine:
         self.tunnel_enabled = settings.tunnel.enabled if tunnel_enabled is None else tunnel_enabled
         self.journal = Journal(paths.journal_file, busy_timeout_ms=journal_busy_timeout_ms)
         self.paper = PaperBroker(paths.journal_file, lambda: self.settings.paper)
-        self.worker = Worker(self.journal, self.broker, lambda: self.settings, clock, bus)
+        self.worker = Worker(
+            self.journal,
+            self.broker,
+            lambda: self.settings,
+            clock,
+            bus,
+            on_daily_loss=self._daily_loss,
+        )
+        self._kill_reason = ""
         self.queries = Queries(paths.journal_file)
         self.limiter = FailedAuthLimiter(settings.auth.lockout_failures)
         self._lock = DataDirLock(paths.lock_file)
@@ -198,6 +206,7 @@ class Engine:
         """Refuse (on) or allow (off) new orders, queued alerts included; persisted."""
         risk = replace(self.settings.risk, kill_switch=on)
         self.update_settings(replace(self.settings, risk=risk))
+        self._kill_reason = reason if on else ""
         log.warning("kill switch %s: %s", "ON" if on else "off", reason)
         self.bus.publish(KillSwitchChanged(self.clock.time(), on, reason))
 
@@ -304,6 +313,12 @@ class Engine:
         }
 
     # -- internals -----------------------------------------------------------
+
+    def _daily_loss(self, reason: str, tripped: bool) -> None:
+        if tripped:
+            self.set_kill_switch(True, reason)
+        elif self.settings.risk.kill_switch and self._kill_reason.startswith("daily loss"):
+            self.set_kill_switch(False, reason)
 
     def broker(self, mode: str) -> Broker:
         """The broker that executes alerts in ``mode``."""

@@ -83,8 +83,13 @@ class Worker:
         settings: Callable[[], Settings],
         clock: Clock,
         bus: EventBus,
+        on_daily_loss: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.journal = journal
+        # Called with (reason, True) when today's realised loss reaches the limit, and
+        # with (reason, False) on the next UTC day, to trip and lift the kill switch.
+        self.on_daily_loss = on_daily_loss
+        self._tripped_day: int | None = None
         self.brokers = brokers  # mode -> the broker of that mode
         self.settings = settings
         self.clock = clock
@@ -244,6 +249,7 @@ class Worker:
             self._pnl_today += execution.realized_pnl
             for event in execution.events:
                 self.bus.publish(event)
+            self._check_daily_loss(now)
         for alert_id, outcome in settled:
             self.bus.publish(AlertDecided(now, alert_id, outcome, "resting limit order filled"))
         self.bus.publish(AlertDecided(now, job.alert_id, decision.outcome, decision.reason))
@@ -363,11 +369,29 @@ class Worker:
             market_type=settings.exchange.market_type,
         )
 
+    def _check_daily_loss(self, now: float) -> None:
+        limit = Decimal(self.settings().risk.daily_loss_limit)
+        day = int(_day_start(now))
+        if limit <= 0 or self._tripped_day == day or self._pnl_today > -limit:
+            return
+        self._tripped_day = day
+        reason = (
+            f"daily loss limit reached: realised P&L today {self._pnl_today:,.2f} "
+            f"is at or below -{limit:,.2f} (daily_loss_limit); no new orders until 00:00 UTC"
+        )
+        log.warning(reason)
+        if self.on_daily_loss is not None:
+            self.on_daily_loss(reason, True)
+
     def _risk_state(self, symbol: str, position_qty: Decimal, now: float) -> RiskState:
         day = int(_day_start(now))
         if day != self._day:
             self._day = day
             self._pnl_today = Decimal(0)
+            if self._tripped_day is not None and self._tripped_day != day:
+                self._tripped_day = None
+                if self.on_daily_loss is not None:
+                    self.on_daily_loss("a new UTC day: the daily loss limit starts again", False)
         # Today's orders plus the last minute (the per-minute window crosses midnight).
         horizon = min(day, now - 60)
         self._orders_at = [t for t in self._orders_at if t >= horizon]
