@@ -130,7 +130,22 @@ def cmd_run(data_dir: Path | None, args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(f"cannot use the data folder {exc.filename}: {exc.strerror}")
     settings = _apply_overrides(settings, args)
-    return asyncio.run(_run_headless(settings, paths, data_dir, tunnel=not args.no_tunnel))
+    overrides = _cli_overrides(settings, args)
+    return asyncio.run(
+        _run_headless(settings, paths, data_dir, tunnel=not args.no_tunnel, overrides=overrides)
+    )
+
+
+def _cli_overrides(settings: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The settings this run's flags changed: never written back to settings.toml."""
+    given = {
+        "listener.port": (args.port, settings.listener.port),
+        "listener.host": (args.host, settings.listener.host),
+        "exchange.default": (args.exchange, settings.exchange.default),
+        "exchange.url": (args.exchange_url, settings.exchange.url),
+        "mode": (args.mode, settings.mode),
+    }
+    return {key: effective for key, (flag, effective) in given.items() if flag is not None}
 
 
 def _apply_overrides(settings: Any, args: argparse.Namespace) -> Any:
@@ -155,7 +170,14 @@ def _apply_overrides(settings: Any, args: argparse.Namespace) -> Any:
     return replace(settings, listener=listener, exchange=exchange, mode=mode)
 
 
-async def _run_headless(settings: Any, paths: Any, data_dir: Path | None, *, tunnel: bool) -> int:
+async def _run_headless(
+    settings: Any,
+    paths: Any,
+    data_dir: Path | None,
+    *,
+    tunnel: bool,
+    overrides: dict[str, Any],
+) -> int:
     from tvdesk.bus import EventBus
     from tvdesk.clock import SystemClock
     from tvdesk.engine import Engine, EngineError
@@ -168,7 +190,15 @@ async def _run_headless(settings: Any, paths: Any, data_dir: Path | None, *, tun
     bus = EventBus()
     bus.subscribe(log_event)
     keystore = Keystore(service_name(data_dir))
-    engine = Engine(settings, keystore, SystemClock(), bus, paths=paths, tunnel_enabled=tunnel)
+    engine = Engine(
+        settings,
+        keystore,
+        SystemClock(),
+        bus,
+        paths=paths,
+        tunnel_enabled=tunnel,
+        overrides=overrides,
+    )
     try:
         await engine.start()
     except (DataDirLocked, KeystoreError, EngineError, JournalError) as exc:
@@ -182,6 +212,8 @@ async def _run_headless(settings: Any, paths: Any, data_dir: Path | None, *, tun
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+    if hasattr(signal, "SIGHUP"):
+        loop.add_signal_handler(signal.SIGHUP, engine.reload_settings)
     print(f"tvdesk ready on {engine.local_url}", flush=True)
     try:
         await stop.wait()

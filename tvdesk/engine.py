@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -32,10 +33,13 @@ from tvdesk.keystore import Keystore
 from tvdesk.lockfile import DataDirLock
 from tvdesk.queries import Queries
 from tvdesk.server import DoorDeps, create_app
-from tvdesk.settings import Paths, Settings, save_settings
+from tvdesk.settings import Paths, Settings
+from tvdesk.settings_sync import SettingsSync
 from tvdesk.worker import INTERNAL_PREFIX, Job, Worker
 
 log = logging.getLogger(__name__)
+
+SETTINGS_POLL_S = 1.0
 
 
 class EngineError(Exception):
@@ -53,8 +57,14 @@ class Engine:
         paths: Paths,
         tunnel_enabled: bool | None = None,
         journal_busy_timeout_ms: int = 5000,
+        overrides: Mapping[str, Any] | None = None,
     ) -> None:
         self.settings = settings
+        # Command-line flags override settings.toml for this run only.
+        self.settings_sync = SettingsSync(
+            paths.settings_file, overrides or {}, lambda: self.settings, self._adopt
+        )
+        self._watch: asyncio.Task[None] | None = None
         self.keystore = keystore
         self.clock = clock
         self.bus = bus
@@ -115,6 +125,7 @@ class Engine:
             await self._teardown()
             raise
         self.started = True
+        self._watch = asyncio.create_task(self._watch_settings(), name="tvdesk-settings")
         self.bus.publish(
             EngineStarted(
                 self.clock.time(),
@@ -132,6 +143,9 @@ class Engine:
         if not self.started:
             return
         self.started = False
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         await self._teardown()
         self.bus.publish(EngineStopped(self.clock.time()))
 
@@ -195,9 +209,22 @@ class Engine:
     def update_settings(self, settings: Settings, *, persist: bool = True) -> None:
         """Take new settings for the next alert; written back to settings.toml."""
         if persist:
-            save_settings(settings, self.paths.settings_file)
+            self.settings_sync.save(settings)
+        self._adopt(settings)
+
+    def reload_settings(self) -> list[str]:
+        """Re-read settings.toml now (SIGHUP); returns what changed."""
+        return self.settings_sync.reload()
+
+    def _adopt(self, settings: Settings) -> None:
         self.settings = settings
         self.limiter.limit = settings.auth.lockout_failures
+
+    async def _watch_settings(self) -> None:
+        """Notice edits of settings.toml while running (headless users edit the file)."""
+        while True:
+            await asyncio.sleep(SETTINGS_POLL_S)
+            self.settings_sync.poll()
 
     def set_mode(self, mode: str) -> None:
         self.update_settings(replace(self.settings, mode=mode))
