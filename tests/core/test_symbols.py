@@ -4,7 +4,15 @@ from decimal import Decimal
 
 import pytest
 
-from tvdesk.core.symbols import KNOWN_QUOTES, Mapping, MapRule, Unmapped, normalise, resolve
+from tvdesk.core.symbols import (
+    KNOWN_QUOTES,
+    Mapping,
+    MapRule,
+    Market,
+    Unmapped,
+    normalise,
+    resolve,
+)
 
 # ---------------------------------------------------------------- normalise
 
@@ -269,3 +277,72 @@ def test_describe(multiplier, shown):
 
 def test_describe_auto():
     assert res("ETHUSDT", auto=True).describe("ETHUSDT") == "ETHUSDT → ETH/USDT ×1.0 (auto)"
+
+
+# -- resolution through the exchange's own markets (binance-shaped, as ccxt loads them) --
+
+BINANCE_MARKETS = [
+    Market("BTC/USDT", "BTCUSDT", "BTC", "USDT", swap=False),
+    Market("ETH/BTC", "ETHBTC", "ETH", "BTC", swap=False),
+    Market("BTC/USDT:USDT", "BTCUSDT", "BTC", "USDT", swap=True),
+    Market("BTC/USD:BTC", "BTCUSD_PERP", "BTC", "USD", swap=True, linear=False),
+    Market("1000PEPE/USDT:USDT", "1000PEPEUSDT", "1000PEPE", "USDT", swap=True),
+]
+
+
+def by_markets(ticker: str, market_type: str = "spot", markets=BINANCE_MARKETS) -> Mapping:
+    return resolve(
+        ticker,
+        exchange=None,
+        default_exchange="binance",
+        rules=[],
+        auto=True,
+        market_type=market_type,
+        markets=markets,
+    )
+
+
+@pytest.mark.parametrize(
+    ("ticker", "market_type", "symbol"),
+    [
+        ("BINANCE:BTCUSDT", "spot", "BTC/USDT"),
+        ("btcusdt", "swap", "BTC/USDT"),
+        ("ETHBTC", "spot", "ETH/BTC"),
+        ("BINANCE:BTCUSDT.P", "swap", "BTC/USDT:USDT"),
+        ("1000PEPEUSDT.P", "swap", "1000PEPE/USDT:USDT"),
+    ],
+)
+def test_market_ids_resolve_spot_and_linear_swaps(ticker, market_type, symbol):
+    mapping = by_markets(ticker, market_type)
+    assert mapping.symbol == symbol
+    assert mapping.source == "auto"
+
+
+def test_a_perpetual_is_never_resolved_to_spot_markets():
+    with pytest.raises(Unmapped, match="never traded as spot"):
+        by_markets("BTCUSDT.P", "spot")
+
+
+def test_a_ticker_the_exchange_does_not_list_is_refused_with_the_fix():
+    with pytest.raises(Unmapped, match=r"binance has no spot market for SOLUSDT.*\[\[symbols\]\]"):
+        by_markets("SOLUSDT")
+
+
+def test_several_candidates_are_listed_not_guessed():
+    doubled = [*BINANCE_MARKETS, Market("BTC/USDT:USDT-2", "BTCUSDT", "BTC", "USDT", swap=True)]
+    with pytest.raises(
+        Unmapped, match=r"several binance markets \(BTC/USDT:USDT, BTC/USDT:USDT-2\)"
+    ):
+        by_markets("BTCUSDT.P", "swap", doubled)
+
+
+def test_the_symbol_table_still_wins_over_the_markets():
+    mapping = resolve(
+        "BTCUSDT",
+        exchange=None,
+        default_exchange="binance",
+        rules=[MapRule("BTCUSDT", "binance", "BTC/USDC")],
+        auto=True,
+        markets=BINANCE_MARKETS,
+    )
+    assert (mapping.symbol, mapping.source) == ("BTC/USDC", "table")

@@ -122,6 +122,52 @@ class Unmapped(Exception):
     """The ticker has no market to trade on; str(e) says why and how to map it."""
 
 
+@dataclass(frozen=True)
+class Market:
+    """The part of a ccxt market that mapping needs."""
+
+    symbol: str  # "BTC/USDT", "BTC/USDT:USDT"
+    id: str  # the exchange's own id, e.g. "BTCUSDT"
+    base: str
+    quote: str
+    swap: bool  # a perpetual swap (ccxt type "swap"); False for spot
+    linear: bool = True
+
+
+def _from_markets(
+    ticker: Ticker, exchange: str, market_type: str, raw: str, markets: Sequence[Market]
+) -> Mapping:
+    """Resolve through the exchange's own market ids (binance ``BTCUSDT`` → ``BTC/USDT``)."""
+    if ticker.perp and market_type != "swap":
+        _auto(ticker, exchange, market_type, raw)  # raises the "never as spot" refusal
+    want_swap = ticker.perp
+    key = ticker.key.removesuffix(".P")
+    kind = [m for m in markets if m.swap == want_swap and (m.linear or not want_swap)]
+    found = [m for m in kind if m.id.upper().replace("-", "").replace("_", "") == key]
+    if not found and ticker.base and ticker.quote:
+        found = [m for m in kind if (m.base, m.quote) == (ticker.base, ticker.quote)]
+    what = "perpetual" if want_swap else "spot"
+    if not found:
+        raise Unmapped(
+            f"{exchange} has no {what} market for {raw}: check the ticker, or add a symbol "
+            f"map row ({_row(ticker, exchange)})"
+        )
+    if len(found) > 1:
+        listed = ", ".join(sorted(m.symbol for m in found))
+        raise Unmapped(
+            f"{raw} matches several {exchange} markets ({listed}): pick one with a symbol map row"
+        )
+    market = found[0]
+    return Mapping(
+        exchange=exchange,
+        symbol=market.symbol,
+        base=market.base,
+        quote=market.quote,
+        qty_multiplier=Decimal(1),
+        source="auto",
+    )
+
+
 def _market(base: str, quote: str, perp: bool) -> str:
     return f"{base}/{quote}:{quote}" if perp else f"{base}/{quote}"
 
@@ -189,11 +235,13 @@ def resolve(
     rules: Sequence[MapRule],
     auto: bool,
     market_type: str = "spot",
+    markets: Sequence[Market] | None = None,
 ) -> Mapping:
     """The market an alert's ticker trades on; Unmapped (with the fix) when there is none.
 
-    The symbol map comes first and its first matching row wins; rule-based mapping (``auto``)
-    only covers tickers the map does not list.
+    The symbol map comes first and its first matching row wins; ``auto`` covers tickers the
+    map does not list: through the exchange's own market ids when ``markets`` are loaded,
+    else by rule (separators and known quote currencies).
     """
     raw = ticker.strip()
     target = (exchange or default_exchange).strip().lower()
@@ -214,6 +262,8 @@ def resolve(
                 f"{raw} is disabled in the symbol map (enabled = false): enable its row to trade it"
             )
         return _from_rule(rule, target, raw)
+    if auto and markets is not None:
+        return _from_markets(parsed, target, market_type, raw, markets)
     if auto:
         return _auto(parsed, target, market_type, raw)
     raise Unmapped(
