@@ -33,7 +33,7 @@ from tests.support.door import (
     tvdesk_signature,
 )
 from tvdesk import __version__
-from tvdesk.logs import log_event, setup_logging, stop_logging
+from tvdesk.logs import EventLogger, setup_logging, stop_logging
 from tvdesk.settings import AuthSettings, ListenerSettings, Settings
 
 AUTH_FORMS = ("body", "x-signature", "tvdesk")
@@ -731,7 +731,7 @@ async def test_secrets_never_reach_a_file_or_a_reply(door: Door):
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     setup_logging(door.paths.log_file, console=False)  # as headless mode does
-    door.bus.subscribe(log_event)
+    door.bus.subscribe(EventLogger())
     try:
         sent = [
             (200, await door.send(alert())),

@@ -184,11 +184,11 @@ async def _run_headless(
     from tvdesk.journal import JournalError
     from tvdesk.keystore import Keystore, KeystoreError, service_name
     from tvdesk.lockfile import DataDirLocked
-    from tvdesk.logs import log_event, setup_logging, stop_logging
+    from tvdesk.logs import EventLogger, setup_logging, stop_logging
 
     setup_logging(paths.log_file, console=True)
     bus = EventBus()
-    bus.subscribe(log_event)
+    bus.subscribe(EventLogger())
     keystore = Keystore(service_name(data_dir))
     engine = Engine(
         settings,

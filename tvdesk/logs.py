@@ -70,12 +70,49 @@ def stop_logging() -> None:
 
 
 _event_log = logging.getLogger("tvdesk.events")
-
-
-def log_event(event: Event) -> None:
-    """The headless front-end: each engine event becomes one structured log line."""
-    level = logging.WARNING if event.name in _WARNINGS else logging.INFO
-    _event_log.log(level, event.name, extra={"event": event.to_dict()})
-
-
 _WARNINGS = {"AlertRejected", "KillSwitchChanged", "TunnelChanged"}
+# Refusals of unauthenticated requests: anyone can cause them, so a flood is summarised.
+_KNOCKS = {"unauthorized", "rate_limited", "invalid_json", "too_large"}
+KNOCKS_LOGGED_PER_MINUTE = 3
+
+
+class EventLogger:
+    """The headless front-end: each engine event becomes one structured log line.
+
+    A flood of refused, unauthenticated requests from one client is logged as
+    its first few lines per minute plus one summary line, so nobody can fill
+    the disk by knocking.
+    """
+
+    def __init__(self) -> None:
+        self._knocks: dict[str, tuple[int, int]] = {}  # client -> (minute, count)
+
+    def __call__(self, event: Event) -> None:
+        knock = event.name == "AlertRejected" and getattr(event, "error", "") in _KNOCKS
+        if knock and not self._count_knock(event):
+            return
+        level = logging.WARNING if event.name in _WARNINGS else logging.INFO
+        _event_log.log(level, event.name, extra={"event": event.to_dict()})
+
+    def _count_knock(self, event: Event) -> bool:
+        client = str(getattr(event, "client", ""))
+        minute = int(event.at // 60)
+        for other, (seen_minute, count) in list(self._knocks.items()):
+            if seen_minute != minute:
+                del self._knocks[other]
+                if count > KNOCKS_LOGGED_PER_MINUTE:
+                    _event_log.warning(
+                        "%d more refused requests from %s in that minute were not logged",
+                        count - KNOCKS_LOGGED_PER_MINUTE,
+                        other,
+                        extra={
+                            "event": {
+                                "event": "RefusalsSummarised",
+                                "client": other,
+                                "count": count - KNOCKS_LOGGED_PER_MINUTE,
+                            }
+                        },
+                    )
+        _, count = self._knocks.get(client, (minute, 0))
+        self._knocks[client] = (minute, count + 1)
+        return count < KNOCKS_LOGGED_PER_MINUTE
