@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-from tvdesk.core.events import AlertAccepted, AlertRejected
+from tvdesk.core.events import AlertAccepted, AlertDecided, AlertRejected
 from tvdesk.logs import EventLogger, setup_logging, stop_logging
 
 
@@ -24,6 +24,7 @@ def test_a_flood_of_refusals_is_logged_as_a_few_lines_and_a_summary(tmp_path: Pa
         for i in range(500):
             logger(AlertRejected(60.0 + i * 0.01, None, "203.0.113.9", "unauthorized", "wrong"))
         logger(AlertAccepted(61.0, "01ABC", "198.51.100.7", "BTCUSDT", "buy", "1", False))
+        logger(AlertDecided(61.1, "01ABC", "filled", "paper buy 1 BTC/USDT filled @ 1"))
         # The next minute's first event closes the previous minute's count.
         logger(AlertRejected(121.0, None, "203.0.113.9", "unauthorized", "wrong"))
     finally:
@@ -34,5 +35,7 @@ def test_a_flood_of_refusals_is_logged_as_a_few_lines_and_a_summary(tmp_path: Pa
     assert len(refused) == 4  # three in the first minute, one in the next
     (summary,) = [line for line in lines if line.get("event") == "RefusalsSummarised"]
     assert summary["count"] == 497 and summary["client"] == "203.0.113.9"
-    assert any(line.get("event") == "AlertAccepted" for line in lines)
+    # One line per alert, at its decision; "accepted" is only worth a line when debugging.
+    assert [line["outcome"] for line in lines if line.get("event") == "AlertDecided"] == ["filled"]
+    assert not any(line.get("event") == "AlertAccepted" for line in lines)
     assert all(line["ts"].endswith("Z") for line in lines)

@@ -231,17 +231,23 @@ def _split_sql(script: str) -> list[str]:
 
 
 class _Op:
-    __slots__ = ("fn", "future", "loop")
+    __slots__ = ("durable", "fn", "future", "loop", "savepoint")
 
     def __init__(
         self,
         fn: Callable[[sqlite3.Connection], Any],
         future: asyncio.Future[Any] | concurrent.futures.Future[Any] | None,
         loop: asyncio.AbstractEventLoop | None,
+        savepoint: bool = True,
+        durable: bool = True,
     ) -> None:
         self.fn = fn
         self.future = future
         self.loop = loop
+        self.durable = durable
+        # An operation that writes at most one statement needs no savepoint: a
+        # failing statement undoes itself. Skipping it saves two round trips.
+        self.savepoint = savepoint
 
 
 class Journal:
@@ -253,6 +259,7 @@ class Journal:
         self._queue: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = True
+        self._synced = True  # the connection's synchronous mode is FULL
         self._flood: dict[tuple[str, str, int], tuple[int, str | None]] = {}
 
     # -- lifecycle ---------------------------------------------------------
@@ -286,13 +293,26 @@ class Journal:
 
     # -- submitting work ---------------------------------------------------
 
-    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` in the writer's next transaction; return after the commit."""
+    async def run(
+        self,
+        fn: Callable[[sqlite3.Connection], T],
+        *,
+        single: bool = False,
+        durable: bool = True,
+    ) -> T:
+        """Run ``fn(conn)`` in the writer's next transaction; return after the commit.
+
+        ``single``: ``fn`` writes with at most one statement (no savepoint needed).
+        ``durable=False``: the commit may skip its fsync — only for writes whose loss
+        in a power cut is harmless because they are redone from what *was* synced
+        (a paper fill with its alert's outcome: lost together, the alert is still
+        pending and runs again). The next durable commit syncs them too.
+        """
         if self._closed:
             raise JournalError("the journal is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Op(fn, future, loop))
+        self._queue.put(_Op(fn, future, loop, savepoint=not single, durable=durable))
         return await future
 
     def run_sync(self, fn: Callable[[sqlite3.Connection], T], timeout: float = 30.0) -> T:
@@ -304,9 +324,10 @@ class Journal:
         return future.result(timeout)
 
     def run_nowait(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
-        """Queue a write nobody waits for (summaries of refused requests)."""
+        """Queue a one-statement write nobody waits for (refused requests)."""
         if not self._closed:
-            self._queue.put(_Op(fn, None, None))
+            # Nobody waits for these: they ride along with the next synced commit.
+            self._queue.put(_Op(fn, None, None, savepoint=False, durable=False))
 
     # -- the door's writes -------------------------------------------------
 
@@ -318,6 +339,13 @@ class Journal:
         """
 
         def op(conn: sqlite3.Connection) -> Admission:
+            if record.status == "accepted" and record.client_ref is not None:
+                # The unique index answers "seen before?" as part of the insert.
+                try:
+                    _insert_alert(conn, record)
+                    return Admission(record.alert_id)
+                except sqlite3.IntegrityError:
+                    pass
             if record.status == "accepted":
                 first = _find_duplicate(conn, record, dedupe_window_s)
                 if first is not None:
@@ -330,7 +358,7 @@ class Journal:
             _insert_alert(conn, record)
             return Admission(record.alert_id)
 
-        return await self.run(op)
+        return await self.run(op, single=True)
 
     def record_nowait(self, record: AlertRecord) -> None:
         """Journal a refused request without waiting for the commit."""
@@ -398,18 +426,27 @@ class Journal:
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Op]) -> None:
         results: list[tuple[_Op, bool, Any]] = []
+        durable = any(op.durable for op in batch)
+        if durable != self._synced:
+            conn.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            self._synced = durable
         try:
             conn.execute("BEGIN IMMEDIATE")
             for op in batch:
-                conn.execute("SAVEPOINT op")
+                if op.savepoint:
+                    conn.execute("SAVEPOINT op")
                 try:
                     value = op.fn(conn)
                 except Exception as exc:
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
+                    if isinstance(exc, sqlite3.Error):
+                        exc = JournalError(f"the journal refused a write: {exc}")
+                    if op.savepoint:
+                        conn.execute("ROLLBACK TO op")
+                        conn.execute("RELEASE op")
                     results.append((op, False, exc))
                 else:
-                    conn.execute("RELEASE op")
+                    if op.savepoint:
+                        conn.execute("RELEASE op")
                     results.append((op, True, value))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:

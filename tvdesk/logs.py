@@ -18,6 +18,10 @@ _listener: logging.handlers.QueueListener | None = None
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
+        # The file and the console share one formatter: format each record once.
+        cached = getattr(record, "_json", None)
+        if cached is not None:
+            return cached
         line: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
@@ -30,7 +34,20 @@ class JsonFormatter(logging.Formatter):
             line.update(event)
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False, default=str)
+        text = json.dumps(line, ensure_ascii=False, default=str)
+        record._json = text  # type: ignore[attr-defined]
+        return text
+
+
+class _HandOff(logging.handlers.QueueHandler):
+    """Hands the record itself to the writer thread.
+
+    The stock QueueHandler formats and copies every record on the caller's
+    thread — the event loop answering TradingView; here the writer does it.
+    """
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
 
 
 def setup_logging(
@@ -53,7 +70,7 @@ def setup_logging(
         handlers.append(stream)
     q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(q)]
+    root.handlers[:] = [_HandOff(q)]
     root.setLevel(level)
     _listener = logging.handlers.QueueListener(q, *handlers, respect_handler_level=True)
     _listener.start()
@@ -71,6 +88,8 @@ def stop_logging() -> None:
 
 _event_log = logging.getLogger("tvdesk.events")
 _WARNINGS = {"AlertRejected", "KillSwitchChanged", "TunnelChanged"}
+# Said again by the alert's decision line, so only worth a line when debugging.
+_DEBUG = {"AlertAccepted", "OrderSubmitted"}
 # Refusals of unauthenticated requests: anyone can cause them, so a flood is summarised.
 _KNOCKS = {"unauthorized", "rate_limited", "invalid_json", "too_large"}
 KNOCKS_LOGGED_PER_MINUTE = 3
@@ -91,8 +110,15 @@ class EventLogger:
         knock = event.name == "AlertRejected" and getattr(event, "error", "") in _KNOCKS
         if knock and not self._count_knock(event):
             return
-        level = logging.WARNING if event.name in _WARNINGS else logging.INFO
-        _event_log.log(level, event.name, extra={"event": event.to_dict()})
+        name = event.name
+        if name in _WARNINGS:
+            level = logging.WARNING
+        elif name in _DEBUG:
+            level = logging.DEBUG
+        else:
+            level = logging.INFO
+        if _event_log.isEnabledFor(level):
+            _event_log.log(level, name, extra={"event": event.to_dict()})
 
     def _count_knock(self, event: Event) -> bool:
         client = str(getattr(event, "client", ""))

@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from hmac import compare_digest
@@ -113,6 +113,7 @@ class Alert:
         return "target"
 
 
+_FIELD_NAMES = tuple(f.name for f in fields(Alert))
 _DECIMAL_FIELDS = frozenset(
     ("qty", "notional", "qty_pct", "target_position", "price", "stop_loss", "take_profit")
 ) | {"confidence"}
@@ -422,13 +423,17 @@ def parse_alert(
     max_skew_s: float,
     webhook_secrets: Sequence[str] = (),
     check_age: bool = True,
+    redacted: Mapping[str, Any] | None = None,
 ) -> Alert:
-    """Validate an authenticated alert; InvalidAlert lists every problem at once."""
+    """Validate an authenticated alert; InvalidAlert lists every problem at once.
+
+    ``redacted`` is ``redact(obj, webhook_secrets)`` when the caller has it already.
+    """
     secrets = [s for s in webhook_secrets if s]
     # Fields are read from a copy with every secret cut out: a secret pasted into a field
     # must reach neither the alert (journaled, logged, shown) nor a message quoting the
     # field, where truncation would defeat scrubbing the message afterwards.
-    r = _Reader(redact(obj, secrets))
+    r = _Reader(redacted if redacted is not None else redact(obj, secrets))
     _check_credentials(obj, secrets, r)
 
     symbol = r.read("symbol", _symbol)
@@ -588,7 +593,8 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
 
 def alert_to_dict(alert: Alert) -> dict[str, Any]:
     """A JSON-able dict of the alert: Decimals as strings, None kept, notes as a list."""
-    d = asdict(alert)
+    # By hand: dataclasses.asdict deep-copies every field, on the webhook's hot path.
+    d = {name: getattr(alert, name) for name in _FIELD_NAMES}
     for name in _DECIMAL_FIELDS:
         if d[name] is not None:
             d[name] = str(d[name])
@@ -683,4 +689,9 @@ def _number_text(number: float | Decimal) -> str:
 
 def body_hash(obj: Any) -> str:
     """sha256 hex of canonical_json(obj); callers pass the redacted object."""
-    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()
+    return text_hash(canonical_json(obj))
+
+
+def text_hash(canonical: str) -> str:
+    """body_hash for a caller that already holds canonical_json(obj)."""
+    return hashlib.sha256(canonical.encode()).hexdigest()
