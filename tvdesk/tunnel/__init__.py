@@ -1,0 +1,18 @@
+"""The built-in ngrok tunnel: pyngrok's agent, watched, restarted and explained.
+
+pyngrok itself is imported only when a tunnel really starts, so ``--no-tunnel`` and the
+window's start-up never pay for it.
+"""
+
+from tvdesk.tunnel.events import TunnelAgentDownload, TunnelUrlChanged
+from tvdesk.tunnel.explain import NO_AUTHTOKEN
+from tvdesk.tunnel.manager import AUTHTOKEN, TunnelManager, TunnelTimings
+
+__all__ = [
+    "AUTHTOKEN",
+    "NO_AUTHTOKEN",
+    "TunnelAgentDownload",
+    "TunnelManager",
+    "TunnelTimings",
+    "TunnelUrlChanged",
+]
