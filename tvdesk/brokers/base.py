@@ -21,6 +21,10 @@ class Refusal(Exception):
     """The broker refuses before contacting the exchange (outcome ``rejected``)."""
 
 
+class Unavailable(Exception):
+    """The broker cannot act now (exchange unreachable, execution paused): outcome ``failed``."""
+
+
 @dataclass(frozen=True)
 class Holdings:
     """What the account holds for one market, as the sizing step needs it."""
@@ -66,6 +70,18 @@ class Broker(Protocol):
     async def stop(self) -> None: ...
 
     def last_price(self, exchange: str, symbol: str) -> Decimal | None: ...
+
+    async def market_price(self, mapping: Mapping) -> Decimal | None:
+        """A reference price for an alert that carries none (None when there is none)."""
+        ...
+
+    async def recover(self, alert_id: str) -> Execution | None:
+        """What an alert already did at the exchange when its outcome could not be recorded.
+
+        The worker asks before deciding an alert again, so an order that was sent is
+        settled, never decided anew (and never refused by a risk check after the fact).
+        """
+        ...
 
     async def holdings(self, mapping: Mapping) -> Holdings: ...
 

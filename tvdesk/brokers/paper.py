@@ -88,6 +88,12 @@ class PaperBroker:
     def last_price(self, exchange: str, symbol: str) -> Decimal | None:
         return self._prices.get((exchange, symbol))
 
+    async def market_price(self, mapping: Mapping) -> Decimal | None:
+        return self.last_price(mapping.exchange, mapping.symbol)
+
+    async def recover(self, alert_id: str) -> Execution | None:
+        return None  # the book and the outcome are written together: nothing to settle
+
     async def holdings(self, mapping: Mapping) -> Holdings:
         book = self.book(mapping.exchange)
         return Holdings(

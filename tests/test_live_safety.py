@@ -1,0 +1,159 @@
+"""Live mode's safety: the start-up check, wrong keys, protective orders, no leaked secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_binance import API_KEY, API_SECRET, FakeBinance
+from tests.support.live import LiveDesk, until
+from tvdesk.core.events import ExchangeWarning
+
+D = Decimal
+WRONG_SECRET = "wrongSecret5Tz8Qd2Lk7Vn4Bx9Mh1Wc6Pr3Yf0Ga"
+
+
+async def test_live_cannot_start_without_the_exchange_credentials(tmp_path: Path):
+    async with FakeBinance() as fake:
+        desk = LiveDesk(tmp_path, fake, api_key=None, secret=None)
+        reason = await desk.engine.check_live()
+
+        assert reason is not None
+        assert "needs its API key and secret" in reason
+        assert "TVDESK_BINANCE_API_KEY and TVDESK_BINANCE_API_SECRET" in reason
+        assert fake.requests == []
+
+
+async def test_the_start_up_check_reads_the_balance(tmp_path: Path, caplog):
+    caplog.set_level(logging.INFO)
+    async with FakeBinance() as fake:
+        desk = LiveDesk(tmp_path, fake)
+        assert await desk.engine.check_live() is None
+        assert ("GET", "/api/v3/account") in fake.requests
+        assert "binance account reachable; balance: 1 BTC, 10 ETH, 100000 USDT" in caplog.text
+        await desk.engine.live.stop()
+
+
+async def test_a_key_that_may_withdraw_is_warned_about(tmp_path: Path, caplog):
+    async with FakeBinance(can_withdraw=True) as fake:
+        desk = LiveDesk(tmp_path, fake)
+        assert await desk.engine.check_live() is None  # a warning, not a refusal
+        (warning,) = [e for e in desk.events if isinstance(e, ExchangeWarning)]
+        assert "may WITHDRAW funds" in warning.message
+        assert "may WITHDRAW funds" in caplog.text
+        await desk.engine.live.stop()
+
+
+async def test_a_wrong_secret_is_refused_at_the_check_in_plain_words(tmp_path: Path):
+    async with FakeBinance() as fake:
+        desk = LiveDesk(tmp_path, fake, secret=WRONG_SECRET)
+        reason = await desk.engine.check_live()
+
+        assert reason == (
+            "the binance balance check failed: binance refused the API key: Signature for "
+            "this request is not valid. (code -1022); check the API key and secret (and "
+            "that the key may trade)"
+        )
+
+
+async def test_a_wrong_secret_fails_an_alert_and_sends_no_order(tmp_path: Path):
+    async with FakeBinance() as fake, LiveDesk(tmp_path, fake, secret=WRONG_SECRET) as desk:
+        decided = await desk.trade(qty="0.001")
+
+        assert decided.outcome == "failed"
+        assert decided.reason.startswith("could not read the binance balance: binance refused")
+        assert fake.received == []
+
+
+async def test_a_stop_loss_is_placed_for_what_the_entry_bought(tmp_path: Path):
+    async with FakeBinance() as fake, LiveDesk(tmp_path, fake) as desk:
+        decided = await desk.trade(qty="0.01", price="50000", stop_loss="45000")
+
+        assert decided.outcome == "filled", decided.reason
+        assert decided.reason.endswith("; stop-loss sell 0.00999 @ 45000 placed")
+        _entry, stop = fake.created()
+        assert (stop.type, stop.side, stop.qty, stop.stop_price) == (
+            "STOP_LOSS", "SELL", D("0.00999"), D("45000"),
+        )  # fmt: skip
+        orders = desk.orders(decided.alert_id)
+        assert [o["status"] for o in orders] == ["filled", "open"]
+        assert orders[1]["client_order_id"] == f"tvd{decided.alert_id}1"
+
+        fake.set_price("BTCUSDT", "44000")  # the stop triggers
+        await until(desk, lambda: desk.orders(decided.alert_id)[1]["status"] == "filled")
+        position = await desk.position()
+        assert position["qty"] == 0
+        assert position["realized_pnl"] < 0
+
+
+async def test_protective_orders_the_exchange_cannot_take_are_refused_with_the_reason(
+    tmp_path: Path,
+):
+    async with FakeBinance(balances={"USDT": "100000"}) as fake, LiveDesk(tmp_path, fake) as desk:
+        both = await desk.trade(qty="0.01", stop_loss="45000", take_profit="55000")
+        assert "stop-loss sell 0.00999 @ 45000 placed" in both.reason
+        # Binance spot holds the coins for the stop: a second order for them is refused.
+        assert "take-profit not placed: binance: insufficient funds" in both.reason
+        assert [o["status"] for o in desk.orders(both.alert_id)] == ["filled", "open", "rejected"]
+        wrong_side = await desk.trade(qty="0.01", price="50000", stop_loss="52000")
+        assert wrong_side.outcome == "filled"
+        assert wrong_side.reason.endswith(
+            "; stop-loss not placed: stop-loss 52000 must be below the fill price 50000, "
+            "or it would trigger at once"
+        )
+        sell = await desk.trade(side="sell", qty="0.001", stop_loss="45000")
+        assert sell.reason.endswith(
+            "; stop-loss not placed: a stop-loss protects a position, and a spot sell opens none"
+        )
+        stops = [o for o in fake.created() if o.type != "MARKET"]
+        assert len(stops) == 1
+
+
+async def test_a_limit_entry_gets_its_stop_loss_when_it_fills(tmp_path: Path):
+    async with FakeBinance() as fake, LiveDesk(tmp_path, fake) as desk:
+        decided = await desk.trade(qty="0.01", price="49000", order_type="limit", stop_loss="45000")
+        assert decided.outcome == "open"
+        assert len(fake.created()) == 1
+
+        fake.set_price("BTCUSDT", "48900")
+        await until(desk, lambda: [o["status"] for o in desk.orders(decided.alert_id)] == [
+            "filled", "open"
+        ])  # fmt: skip
+        trail = [t["detail"] for t in desk.export()[decided.alert_id]["trail"]]
+        assert any(t.startswith("live stop-loss sell 0.00999 BTC/USDT @ 45000 open") for t in trail)
+        assert fake.created()[-1].type == "STOP_LOSS"
+
+
+@pytest.mark.parametrize("secret", [API_SECRET, WRONG_SECRET], ids=["right", "wrong"])
+async def test_api_keys_never_reach_logs_events_the_journal_or_messages(
+    tmp_path: Path, caplog, secret: str
+):
+    caplog.set_level(logging.DEBUG)  # ccxt logs request headers at DEBUG
+    async with FakeBinance() as fake:
+        desk = LiveDesk(tmp_path, fake, secret=secret)
+        check = await desk.engine.check_live()
+        async with desk:
+            fake.fault("POST", "/api/v3/order", "slow", delay_s=1.5)
+            fake.fault("GET", "/api/v3/order", "status", status=503)
+            await desk.trade(qty="0.001")
+            fake.fault("POST", "/api/v3/order", "status", status=503)
+            await desk.trade(qty="0.001")
+            status = await desk.engine.status()
+        seen = "\n".join(
+            [
+                caplog.text,
+                str(check),
+                json.dumps(status, default=str),
+                json.dumps(desk.export(), default=str),
+                *(json.dumps(e.to_dict()) for e in desk.events),
+                repr(desk.engine.live.clients.get("binance")),
+                repr(desk.engine.live.credentials("binance")),
+            ]
+        )
+        assert API_KEY in fake.api_key  # the fake did get it, in the header
+        for secret_text in (API_KEY, secret):
+            assert secret_text not in seen

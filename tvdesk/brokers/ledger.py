@@ -1,0 +1,328 @@
+"""The live broker's journal writes: order rows, fills, positions built from real fills.
+
+Each function runs inside a journal transaction (``Journal.run`` or the worker's record)
+and works from the rows it reads there, never from memory: the worker and the order poller
+may both write for one market, and the writer thread puts them in one order.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tvdesk.brokers.exchange import OrderState, dec, text
+from tvdesk.brokers.paper import split_symbol
+from tvdesk.core.events import Event, OrderFilled, OrderSubmitted
+
+MODE = "live"
+IN_DOUBT = ("submitting", "unknown")
+OPEN = ("open", "partially_filled")
+
+
+@dataclass(frozen=True)
+class LiveOrder:
+    client_order_id: str
+    alert_id: str
+    exchange: str
+    symbol: str
+    side: str
+    order_type: str  # market | limit | stop_loss | take_profit
+    qty: Decimal
+    price: Decimal | None  # limit or trigger price; the reference price of a market order
+
+
+@dataclass(frozen=True)
+class FillDelta:
+    """What one look at an order added since the last: a fill, or nothing."""
+
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    fee_currency: str | None
+    realized_pnl: Decimal
+
+
+def insert_submitting(conn: sqlite3.Connection, order: LiveOrder, now: float) -> bool:
+    """The row that proves an order may exist, committed before the request; False if known."""
+    cursor = conn.execute(
+        """INSERT INTO orders (client_order_id, alert_id, exchange, symbol, side, order_type, qty,
+               price, mode, status, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?)
+           ON CONFLICT (client_order_id) DO NOTHING""",
+        (
+            order.client_order_id,
+            order.alert_id,
+            order.exchange,
+            order.symbol,
+            order.side,
+            order.order_type,
+            str(order.qty),
+            str(order.price) if order.price is not None else None,
+            MODE,
+            now,
+            now,
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+def sent_at(conn: sqlite3.Connection, client_order_id: str) -> float | None:
+    row = conn.execute(
+        "SELECT updated_at FROM orders WHERE client_order_id = ?", (client_order_id,)
+    ).fetchone()
+    return float(row[0]) if row else None
+
+
+def mark_sent(conn: sqlite3.Connection, client_order_id: str, now: float) -> None:
+    """A re-send: ``updated_at`` of a row in doubt is always the time of its last send."""
+    conn.execute(
+        "UPDATE orders SET status = 'submitting', updated_at = ? WHERE client_order_id = ?",
+        (now, client_order_id),
+    )
+
+
+def mark(conn: sqlite3.Connection, client_order_id: str, status: str, error: str) -> None:
+    """Set ``rejected`` or ``unknown`` (keeping ``updated_at``, the last send)."""
+    conn.execute(
+        "UPDATE orders SET status = ?, error = ? WHERE client_order_id = ?",
+        (status, error, client_order_id),
+    )
+
+
+def marker(client_order_id: str, status: str, error: str) -> Callable[[sqlite3.Connection], list]:
+    """``mark`` as a write for the worker's transaction (which wants a list back)."""
+
+    def write(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+        mark(conn, client_order_id, status, error)
+        return []
+
+    return write
+
+
+def forget(conn: sqlite3.Connection, client_order_id: str) -> None:
+    """Drop a row whose order never reached the exchange (its alert will run again)."""
+    conn.execute(
+        "DELETE FROM orders WHERE client_order_id = ? AND status IN ('submitting', 'unknown')",
+        (client_order_id,),
+    )
+
+
+def record(
+    conn: sqlite3.Connection, client_order_id: str, state: OrderState, now: float
+) -> FillDelta | None:
+    """Write what the exchange said about an order; the fill it adds, if any."""
+    row = conn.execute("SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,))
+    order = row.fetchone()
+    if order is None:
+        return None
+    old_filled = Decimal(order["filled"] or "0")
+    old_avg = dec(order["avg_price"]) or Decimal(0)
+    old_fee = dec(order["fee"]) or Decimal(0)
+    average = state.average or old_avg or dec(order["price"]) or Decimal(0)
+    fee_total = state.fee if state.fee is not None else old_fee
+    fee_currency = state.fee_currency or order["fee_currency"]
+    delta = None
+    if state.filled > old_filled:
+        qty = state.filled - old_filled
+        price = (state.filled * average - old_filled * old_avg) / qty if old_filled else average
+        fee = max(fee_total - old_fee, Decimal(0))
+        pnl = _apply_fill(conn, order, qty, price, fee, fee_currency, now)
+        delta = FillDelta(qty, price, fee, fee_currency, pnl)
+        conn.execute(
+            """INSERT INTO fills (client_order_id, alert_id, exchange, symbol, side, qty, price,
+                   fee, fee_currency, realized_pnl, mode, at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                client_order_id,
+                order["alert_id"],
+                order["exchange"],
+                order["symbol"],
+                order["side"],
+                str(qty),
+                str(price),
+                str(fee),
+                fee_currency,
+                str(pnl),
+                MODE,
+                now,
+            ),
+        )
+    filled = max(state.filled, old_filled)
+    conn.execute(
+        """UPDATE orders SET status = ?, filled = ?, avg_price = ?, fee = ?, fee_currency = ?,
+               exchange_order_id = COALESCE(?, exchange_order_id), error = NULL, updated_at = ?
+           WHERE client_order_id = ?""",
+        (
+            state.status,
+            str(filled),
+            str(average) if filled else None,
+            str(fee_total) if filled or state.fee is not None else None,
+            fee_currency,
+            state.exchange_order_id,
+            now,
+            client_order_id,
+        ),
+    )
+    return delta
+
+
+def _apply_fill(
+    conn: sqlite3.Connection,
+    order: sqlite3.Row,
+    qty: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    fee_currency: str | None,
+    now: float,
+) -> Decimal:
+    """Average-cost position update from a real fill; the realised P&L, net of fees."""
+    exchange, symbol = order["exchange"], order["symbol"]
+    base, quote = split_symbol(symbol)
+    row = conn.execute(
+        "SELECT qty, avg_price, realized_pnl FROM positions"
+        " WHERE mode = ? AND exchange = ? AND symbol = ?",
+        (MODE, exchange, symbol),
+    ).fetchone()
+    held = Decimal(row["qty"]) if row else Decimal(0)
+    avg = Decimal(row["avg_price"]) if row else Decimal(0)
+    realized = Decimal(row["realized_pnl"]) if row else Decimal(0)
+    # A fee in the base currency arrives as fewer coins; one in another currency (BNB)
+    # cannot be valued here and stays out of the P&L.
+    fee_quote = fee if fee_currency == quote else fee * price if fee_currency == base else 0
+    pnl = Decimal(0)
+    if order["side"] == "buy":
+        received = qty - fee if fee_currency == base else qty
+        cost = qty * price + (fee if fee_currency == quote else 0)
+        if held + received > 0:
+            avg = (held * avg + cost) / (held + received)
+        held += received
+    elif held > 0:  # coins held before tvdesk bought them realise no P&L of tvdesk's
+        closed = min(qty, held)
+        pnl = (price - avg) * closed - fee_quote * closed / qty
+        held -= closed
+        realized += pnl
+        if held == 0:
+            avg = Decimal(0)
+    conn.execute(
+        """INSERT INTO positions (mode, exchange, symbol, qty, avg_price, realized_pnl, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (mode, exchange, symbol) DO UPDATE SET qty = excluded.qty,
+               avg_price = excluded.avg_price, realized_pnl = excluded.realized_pnl,
+               updated_at = excluded.updated_at""",
+        (MODE, exchange, symbol, str(held), str(avg), str(realized), now),
+    )
+    return pnl
+
+
+def decide_alert(
+    conn: sqlite3.Connection,
+    alert_id: str,
+    outcome: str,
+    reason: str,
+    now: float,
+    *,
+    unless: tuple[str, ...] = (),
+    only: tuple[str, ...] = (),
+    step: str = "reconcile",
+) -> bool:
+    """Set an alert's outcome and add a trail line; False when its outcome didn't allow it."""
+    row = conn.execute(
+        "SELECT outcome, trail FROM alerts WHERE alert_id = ?", (alert_id,)
+    ).fetchone()
+    if row is None or row["outcome"] in unless or (only and row["outcome"] not in only):
+        return False
+    trail = json.loads(row["trail"] or "[]")
+    trail.append({"step": step, "ok": outcome in ("filled", "open"), "detail": reason, "ms": 0})
+    conn.execute(
+        "UPDATE alerts SET outcome = ?, reason = ?, trail = ?, decided_at = ? WHERE alert_id = ?",
+        (outcome, reason, json.dumps(trail), now, alert_id),
+    )
+    return True
+
+
+def note(conn: sqlite3.Connection, alert_id: str, step: str, ok: bool, detail: str) -> None:
+    """Add a line to an alert's trail without deciding it."""
+    row = conn.execute("SELECT trail FROM alerts WHERE alert_id = ?", (alert_id,)).fetchone()
+    if row is not None:
+        trail = json.loads(row["trail"] or "[]")
+        trail.append({"step": step, "ok": ok, "detail": detail, "ms": 0})
+        conn.execute(
+            "UPDATE alerts SET trail = ? WHERE alert_id = ?", (json.dumps(trail), alert_id)
+        )
+
+
+def outcome_of(state: OrderState) -> str:
+    """An alert's outcome from its order: open, filled (even partly), else failed."""
+    if state.status in OPEN:
+        return "open"
+    return "filled" if state.filled else "failed"
+
+
+def describe(order: LiveOrder, state: OrderState, exchange: str) -> str:
+    """The trail's words for an order, like paper's: "live buy 0.001 BTC/USDT filled @ …"."""
+    ref = f"{exchange} order {state.exchange_order_id}"
+    if state.status == "filled" and state.filled:
+        fee = f", fee {text(state.fee)} {state.fee_currency}" if state.fee is not None else ""
+        average = text(state.average) if state.average is not None else "?"
+        return (
+            f"live {order.side} {text(state.filled)} {order.symbol} filled @ {average}{fee} ({ref})"
+        )
+    if state.status in OPEN:
+        at = f" @ {text(order.price)}" if order.price is not None else ""
+        done = f", {text(state.filled)} filled so far" if state.filled else ""
+        kind = order.order_type.replace("_", "-")
+        return (
+            f"live {kind} {order.side} {text(order.qty)} {order.symbol}{at} open ({ref}{done}); "
+            "tvdesk follows it until it closes"
+        )
+    filled = f"after {text(state.filled)} filled" if state.filled else "with nothing filled"
+    return f"{exchange} reports the order {state.status} {filled} ({ref})"
+
+
+def order_from_row(row: sqlite3.Row) -> LiveOrder:
+    return LiveOrder(
+        row["client_order_id"],
+        row["alert_id"],
+        row["exchange"],
+        row["symbol"],
+        row["side"],
+        row["order_type"],
+        Decimal(row["qty"]),
+        dec(row["price"]),
+    )
+
+
+def state_from_row(row: sqlite3.Row) -> OrderState:
+    """An order as the journal last recorded it."""
+    return OrderState(
+        exchange_order_id=row["exchange_order_id"],
+        status=row["status"],
+        filled=Decimal(row["filled"] or "0"),
+        average=dec(row["avg_price"]),
+        fee=dec(row["fee"]),
+        fee_currency=row["fee_currency"],
+        complete=True,
+    )
+
+
+def order_events(order: LiveOrder, state: OrderState, now: float) -> list[Event]:
+    """What the window and the log hear about an order: submitted, and filled if it did."""
+    cid = order.client_order_id
+    events: list[Event] = [
+        OrderSubmitted(
+            now, order.alert_id, cid, order.exchange, order.symbol, order.side,
+            text(order.qty), MODE,
+        )
+    ]  # fmt: skip
+    if state.filled:
+        average, fee = text(state.average or Decimal(0)), text(state.fee or Decimal(0))
+        events.append(
+            OrderFilled(
+                now, order.alert_id, cid, order.symbol, order.side, text(state.filled),
+                average, fee, MODE,
+            )
+        )  # fmt: skip
+    return events
