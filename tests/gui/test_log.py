@@ -1,0 +1,131 @@
+"""Log panel: a burst arrives whole, filters, details with the trail, replay, CSV, paging."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+
+from PySide6.QtCore import Qt
+
+from tests.gui.helpers import (
+    close_window,
+    decided_row,
+    open_window,
+    post_alert,
+    type_into,
+    until,
+)
+from tests.support.paper import SECRET, paper_settings
+
+BURST = 2000
+
+
+async def test_a_2000_alert_burst_appears_without_losing_rows(window, session):
+    model = window.log_panel.model
+    gate = asyncio.Semaphore(64)
+
+    async def one(i: int) -> str:
+        async with gate:
+            reply = await post_alert(session, window, qty="0.0001", client_ref=f"burst-{i}")
+            return reply["alert_id"]
+
+    ids = await asyncio.gather(*(one(i) for i in range(BURST)))
+    assert len(set(ids)) == BURST
+
+    def all_decided() -> bool:
+        rows = model.rows()
+        return len(rows) == BURST and all(r.outcome != "pending" for r in rows)
+
+    await until(all_decided, timeout=60, what="every burst alert decided in the log")
+    assert {r.alert_id for r in model.rows()} == set(ids)
+    scroll = window.log_panel.view.verticalScrollBar()
+    assert scroll.value() == scroll.maximum()  # pinned to the newest row
+    outcomes = {r.outcome for r in model.rows()}
+    assert outcomes <= {"filled", "rejected"} and "filled" in outcomes
+
+
+async def test_filters_and_details_show_the_trail_and_the_redacted_alert(window, session, qtbot):
+    filled = await post_alert(session, window, symbol="BINANCE:BTCUSDT", secret=SECRET)
+    rejected = await post_alert(session, window, symbol="BINANCE:ETHUSDT", qty="10", price="3000")
+    await decided_row(window, filled["alert_id"])
+    await decided_row(window, rejected["alert_id"])
+    panel = window.log_panel
+
+    panel.outcome.setCurrentText("rejected")
+    assert panel.proxy.rowCount() == 1
+    panel.outcome.setCurrentIndex(0)
+    qtbot.keyClicks(panel.symbol, "eth")
+    assert panel.proxy.rowCount() == 1
+    panel.symbol.clear()
+    qtbot.keyClicks(panel.text, "notional")
+    assert panel.proxy.rowCount() == 1
+    panel.text.clear()
+    assert panel.proxy.rowCount() == 2
+
+    panel.view.selectRow(1)
+    await until(lambda: "Decision trail" in panel.details.toPlainText(), what="the details")
+    details = panel.details.toPlainText()
+    assert rejected["alert_id"] in details and "✗ risk" in details and " ms " in details
+    assert '"symbol": "BINANCE:ETHUSDT"' in details
+    panel.view.selectRow(0)
+    await until(lambda: filled["alert_id"] in panel.details.toPlainText(), what="the details")
+    assert SECRET not in panel.details.toPlainText()
+    assert "Order tvd" in panel.details.toPlainText()
+
+
+async def test_a_rejected_alert_replays_after_the_limit_is_fixed(window, session, qtbot):
+    rejected = await post_alert(session, window, qty="0.1", price="50000")  # 5,000 > 1,000
+    assert (await decided_row(window, rejected["alert_id"])).outcome == "rejected"
+    panel = window.log_panel
+    panel.view.selectRow(0)
+    await until(lambda: panel.replay.isEnabled(), what="replay to be offered")
+
+    risk = window.risk_panel
+    type_into(qtbot, risk.inputs["max_notional"], "0")  # 0: no limit
+    qtbot.mouseClick(risk.apply, Qt.MouseButton.LeftButton)
+    await until(lambda: window.handle.settings().risk.max_notional == 0, what="the new limit")
+    qtbot.mouseClick(panel.replay, Qt.MouseButton.LeftButton)
+    await until(lambda: "Replayed as" in panel.details.toPlainText(), what="the replay")
+    new_id = panel.details.toPlainText().split("Replayed as ")[1].split(":")[0]
+    row = await decided_row(window, new_id)
+    assert row.client == "replay" and row.outcome == "filled"
+    record = await window.handle.call(lambda e: e.queries.alert(new_id))
+    assert record["replay_of"] == rejected["alert_id"]
+    assert any(step["step"] == "replay" for step in record["trail"])
+    assert "notional" not in (record["reason"] or "")
+
+
+async def test_export_csv_writes_the_rows_shown(window, session, tmp_path):
+    for _ in range(3):
+        await decided_row(window, (await post_alert(session, window))["alert_id"])
+    out = tmp_path / "log.csv"
+    assert window.log_panel.write_csv(out) == 3
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["Outcome"] for r in rows] == ["filled"] * 3
+    assert all(r["alert_id"] and r["Latency"].endswith(" ms") for r in rows)
+
+
+async def test_older_rows_are_paged_in_from_the_journal(tmp_path, session, memory_keyring):
+    data = tmp_path / "data"
+    first = await open_window(data, paper_settings())
+    try:
+        gate = asyncio.Semaphore(32)
+
+        async def one(i: int) -> None:
+            async with gate:
+                await post_alert(session, first, test=True, client_ref=f"old-{i}")
+
+        await asyncio.gather(*(one(i) for i in range(650)))
+        await until(lambda: first.log_panel.model.rowCount() == 650, what="650 rows")
+    finally:
+        await close_window(first)
+
+    second = await open_window(data, paper_settings())  # the lock was released on quit
+    try:
+        model = second.log_panel.model
+        assert model.rowCount() == 500 and model.has_older
+        second.log_panel.view.verticalScrollBar().setValue(0)  # the trader scrolls to the top
+        await until(lambda: model.rowCount() == 650, what="the older rows")
+        assert not model.has_older
+    finally:
+        await close_window(second)

@@ -1,0 +1,87 @@
+"""The paper/live toggle: a badge that cannot be missed and a guarded switch.
+
+Going live explains what will happen and needs LIVE typed; it is refused, with the
+reason, when credentials are missing or the exchange check fails. Back to paper is
+one click. The mode persists in settings.toml.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMessageBox, QPushButton, QWidget
+from qasync import asyncSlot
+
+from tvdesk.gui.aio import ask, busy
+from tvdesk.gui.dialogs.live import LiveDialog, live_refusal
+from tvdesk.gui.handle import EngineHandle
+from tvdesk.gui.status_bar import mode_badge_style
+
+
+class ModeSwitch(QWidget):
+    changed = Signal(str)  # the new mode
+    refused = Signal(str)  # why live mode was not entered
+
+    def __init__(self, handle: EngineHandle) -> None:
+        super().__init__()
+        self.handle = handle
+        self.badge = QLabel(objectName="modeBadge")
+        self.button = QPushButton(objectName="modeToggle")
+        self.button.clicked.connect(self.toggle)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.badge)
+        layout.addWidget(self.button)
+        self.show_mode(handle.settings().mode)
+
+    def show_mode(self, mode: str) -> None:
+        live = mode == "live"
+        self.badge.setText(" LIVE — real orders " if live else " PAPER ")
+        self.badge.setStyleSheet(mode_badge_style(mode))
+        self.button.setText("Back to &paper" if live else "Switch to &LIVE…")
+
+    @asyncSlot()
+    async def toggle(self) -> None:
+        async with busy(self.button):
+            if self.handle.settings().mode == "live":
+                await self._set("paper")
+                return
+            reason = await live_refusal(self.handle)
+            if reason is not None:
+                self.refused.emit(reason)
+                await self._refuse(reason)
+                return
+            dialog = LiveDialog(self.window(), self.handle, await self._balance())
+            await ask(dialog)
+            confirmed = dialog.confirmed()
+            dialog.deleteLater()
+            if confirmed:
+                await self._set("live")
+
+    async def _set(self, mode: str) -> None:
+        await self.handle.call(lambda e: e.set_mode(mode))
+        self.show_mode(mode)
+        self.changed.emit(mode)
+
+    async def _balance(self) -> str:
+        exchange = self.handle.settings().exchange.default
+        rows = await self.handle.call(lambda e: e.queries.balances("live"))
+        held = [
+            f"{r['free'] + r['used']:,} {r['currency']}" for r in rows if r["exchange"] == exchange
+        ]
+        if not held or all(Decimal(r["free"]) == 0 for r in rows):
+            return "read from the exchange at the first live order"
+        return ", ".join(held)
+
+    async def _refuse(self, reason: str) -> None:
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "LIVE mode refused",
+            f"tvdesk stays in PAPER mode.\n\n{reason}",
+            QMessageBox.StandardButton.Ok,
+            self.window(),
+        )
+        box.setObjectName("liveRefused")
+        await ask(box)
+        box.deleteLater()
