@@ -38,5 +38,34 @@ format: setup
 bench: setup
 	$(BIN)/python tests/perf/bench_webhook.py
 
+# Every panel of the window rendered offscreen to docs/screenshots/*.png (the README shows them).
+.PHONY: screenshots
+screenshots: setup sysdeps
+	QT_QPA_PLATFORM=offscreen $(BIN)/python scripts/screenshots.py
+
+# The desktop app as one folder, dist/tvdesk/ (PyInstaller, packaging/tvdesk.spec; build on
+# each OS for that OS), then the bundle's own self-test. See packaging/README.md.
+.PHONY: bundle bundle-report startup
+BUNDLE_STAMP := $(subst .installed-,.bundle-,$(STAMP))
+
+bundle: $(BUNDLE_STAMP) sysdeps
+	@sh packaging/builddeps.sh
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build packaging/tvdesk.spec
+	dist/tvdesk/tvdesk --self-test
+
+$(BUNDLE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bundle]'
+	rm -f $(VENV)/.bundle-*
+	touch $(BUNDLE_STAMP)
+
+# What is inside dist/tvdesk by size, and what it needs from the system (for packaging/README.md).
+bundle-report:
+	$(BIN)/python packaging/report.py dist/tvdesk
+
+# Start-up to window shown and engine ready: python -m tvdesk, then the bundle (5 runs each).
+startup: setup
+	$(BIN)/python packaging/startup.py
+	$(BIN)/python packaging/startup.py dist/tvdesk/tvdesk
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tvdesk import __version__
+from tvdesk import __version__, timing
 
 DEFAULT_TEST_SYMBOL = "BINANCE:BTCUSDT"
 
@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--self-test",
         action="store_true",
         help="run one signed alert end to end in a temporary data dir, then exit 0 or 1",
+    )
+    parser.add_argument(
+        "--timing",
+        action="store_true",
+        help="print start-up figures (window shown, engine ready) to stderr",
     )
     _add_data_dir(parser)
     parser.add_argument("--port", type=_port, help="listener port (default 8787; 0 = any free)")
@@ -92,6 +97,8 @@ def _port(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.timing:
+        timing.enable()
     data_dir: Path | None = getattr(args, "data_dir", None)
     if args.command == "export":
         return cmd_export(data_dir, args.format, args.output)
@@ -104,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_self_test()
     if not args.headless:
-        print("tvdesk: the window is not built yet; running headless", file=sys.stderr)
+        return cmd_window(data_dir, args)
     return cmd_run(data_dir, args)
 
 
@@ -114,6 +121,35 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 # -- run ---------------------------------------------------------------------
+
+
+def cmd_window(data_dir: Path | None, args: argparse.Namespace) -> int:
+    # Imported here: headless mode and the small tools must never load Qt.
+    from tvdesk.gui.app import GuiOptions, run
+
+    options = GuiOptions(
+        data_dir=data_dir,
+        port=args.port,
+        host=args.host,
+        tunnel=not args.no_tunnel,
+        mode=args.mode,
+        exchange=args.exchange,
+        exchange_url=args.exchange_url,
+    )
+    return run(options, _mark_window_timings if timing.enabled() else None)
+
+
+async def _mark_window_timings(window: Any) -> None:
+    """--timing: "window shown" once it has painted, "engine ready" when the engine is."""
+    if window.isVisible():
+        window.repaint()
+        timing.mark("window shown")
+
+    def on_event(event: Any) -> None:
+        if event.name == "EngineStarted":
+            timing.mark("engine ready")
+
+    window.handle.event.connect(on_event)
 
 
 def cmd_run(data_dir: Path | None, args: argparse.Namespace) -> int:
@@ -160,14 +196,21 @@ def _apply_overrides(settings: Any, args: argparse.Namespace) -> Any:
     if args.exchange_url:
         exchange = replace(exchange, url=args.exchange_url)
     mode = args.mode or settings.mode
-    if mode == "live":
-        print(
-            "tvdesk: live trading needs the exchange broker, which this version does not "
-            "have yet: staying in PAPER mode",
-            file=sys.stderr,
-        )
-        mode = "paper"
     return replace(settings, listener=listener, exchange=exchange, mode=mode)
+
+
+async def _live_or_paper(engine: Any) -> None:
+    """Live mode only with credentials and a reachable account; otherwise paper, said loudly."""
+    if engine.settings.mode != "live":
+        return
+    exchange = engine.settings.exchange.default
+    reason = await engine.check_live()
+    if reason:
+        print(f"tvdesk: LIVE trading refused: {reason}", file=sys.stderr)
+        print("tvdesk: staying in PAPER mode (no real orders)", file=sys.stderr, flush=True)
+        engine.update_settings(replace(engine.settings, mode="paper"), persist=False)
+        return
+    print(f"tvdesk: LIVE mode on {exchange}: alerts place REAL orders", file=sys.stderr, flush=True)
 
 
 async def _run_headless(
@@ -200,8 +243,11 @@ async def _run_headless(
         overrides=overrides,
     )
     try:
+        await _live_or_paper(engine)
         await engine.start()
     except (DataDirLocked, KeystoreError, EngineError, JournalError) as exc:
+        if engine.live is not None:
+            await engine.live.stop()
         stop_logging()
         return _fail(str(exc))
 
@@ -214,6 +260,7 @@ async def _run_headless(
             signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
     if hasattr(signal, "SIGHUP"):
         loop.add_signal_handler(signal.SIGHUP, engine.reload_settings)
+    timing.mark("engine ready")
     print(f"tvdesk ready on {engine.local_url}", flush=True)
     try:
         await stop.wait()
@@ -262,10 +309,13 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
     if args.fill and engine_info.get("mode") == "live":
         return _fail("--fill sends a real alert and the engine is LIVE: refused")
     url = args.url
+    public_url = engine_info.get("public_url") if url is None else None
     if url is None:
         if not engine_info:
             return _fail(f"no tvdesk is running on {paths.data_dir}: start it, or pass --url")
-        url = f"http://127.0.0.1:{engine_info['port']}/webhook"
+        # Through the tunnel when it is up: out to the internet and back, like TradingView.
+        base = public_url.rstrip("/") if public_url else f"http://127.0.0.1:{engine_info['port']}"
+        url = f"{base}/webhook"
     elif not url.rstrip("/").endswith("/webhook"):
         url = url.rstrip("/") + "/webhook"
     try:
@@ -296,6 +346,7 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
         headers={
             "Content-Type": "application/json",
             "X-TVDesk-Signature": sign_tvdesk(secret, body, int(now)),
+            "ngrok-skip-browser-warning": "1",
         },
     )
     started = time.perf_counter()
@@ -309,6 +360,9 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
         return _fail(f"could not reach {url}: {reason}", 1)
     elapsed = (time.perf_counter() - started) * 1000
     print(f"{code} from {url} in {elapsed:.1f} ms")
+    if public_url:
+        reach = "TradingView can reach you" if code == 200 else "see the reply below"
+        print(f"round trip through the ngrok tunnel: {elapsed:.0f} ms ({reach})")
     print(text)
     return 0 if code == 200 else 1
 

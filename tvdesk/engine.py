@@ -11,10 +11,11 @@ import asyncio
 import json
 import logging
 import os
+import random
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -25,9 +26,16 @@ from tvdesk.bus import EventBus
 from tvdesk.control import create_control_app
 from tvdesk.core.alert import Alert, InvalidAlert, alert_to_dict, load_body, parse_alert
 from tvdesk.core.clock import Clock
-from tvdesk.core.events import EngineStarted, EngineStopped, KillSwitchChanged, SecretRotated
+from tvdesk.core.events import (
+    EngineStarted,
+    EngineStopped,
+    Event,
+    KillSwitchChanged,
+    SecretRotated,
+)
 from tvdesk.core.ids import new_ulid
 from tvdesk.core.lockout import FailedAuthLimiter
+from tvdesk.core.symbols import Mapping as MarketMapping
 from tvdesk.journal import AlertRecord, Journal
 from tvdesk.keystore import Keystore
 from tvdesk.lockfile import DataDirLock
@@ -35,7 +43,12 @@ from tvdesk.queries import Queries
 from tvdesk.server import DoorDeps, create_app
 from tvdesk.settings import Paths, Settings
 from tvdesk.settings_sync import SettingsSync
+from tvdesk.tunnel import TunnelManager
 from tvdesk.worker import INTERNAL_PREFIX, Job, Worker
+
+if TYPE_CHECKING:
+    from tvdesk.brokers.exchange import LiveTuning
+    from tvdesk.brokers.live import LiveBroker
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +78,21 @@ class Engine:
             paths.settings_file, overrides or {}, lambda: self.settings, self._adopt
         )
         self._watch: asyncio.Task[None] | None = None
+        self._rng = random.Random(os.urandom(32))
         self.keystore = keystore
         self.clock = clock
         self.bus = bus
         self.paths = paths
         self.tunnel_enabled = settings.tunnel.enabled if tunnel_enabled is None else tunnel_enabled
+        self.tunnel = (
+            TunnelManager(lambda: self.settings.tunnel, keystore, paths, clock, self._tunnel_event)
+            if self.tunnel_enabled
+            else None
+        )
         self.journal = Journal(paths.journal_file, busy_timeout_ms=journal_busy_timeout_ms)
         self.paper = PaperBroker(paths.journal_file, lambda: self.settings.paper)
+        self.live: LiveBroker | None = None  # made on first use: it loads ccxt
+        self.live_tuning: LiveTuning | None = None  # the live broker's timings (tests shrink them)
         self.worker = Worker(
             self.journal,
             self.broker,
@@ -121,10 +142,20 @@ class Engine:
             self.control_port = await self._serve(create_control_app(self), "127.0.0.1", 0)
             await self.worker.start()
             self._write_engine_file()
+            if self.tunnel is not None:
+                await self.tunnel.start(self.tunnel_port)
         except BaseException:
             await self._teardown()
             raise
         self.started = True
+        if self.settings.mode == "live":
+            ex = self.settings.exchange
+            where = " (TESTNET)" if ex.sandbox else f" via {ex.url}" if ex.url else ""
+            log.warning(
+                "LIVE TRADING on %s%s: every alert that passes the risk limits places a REAL order",
+                ex.default,
+                where,
+            )
         self._watch = asyncio.create_task(self._watch_settings(), name="tvdesk-settings")
         self.bus.publish(
             EngineStarted(
@@ -150,6 +181,8 @@ class Engine:
         self.bus.publish(EngineStopped(self.clock.time()))
 
     async def _teardown(self) -> None:
+        if self.tunnel is not None:
+            await self.tunnel.stop()  # the agent never outlives the engine
         # Stop accepting first, then let the worker finish the order in flight;
         # queued alerts stay pending in the journal for the next start.
         for runner in reversed(self._runners):
@@ -186,6 +219,7 @@ class Engine:
             "port": self.port,
             "tunnel_port": self.tunnel_port,
             "control_port": self.control_port,
+            "public_url": self.tunnel.public_url if self.tunnel is not None else None,
             "mode": self.settings.mode,
             "version": __version__,
         }
@@ -196,7 +230,9 @@ class Engine:
     # -- commands ------------------------------------------------------------
 
     def new_alert_id(self) -> str:
-        return new_ulid(int(self.clock.time() * 1000), os.urandom(10))
+        # 80 random bits per id from a generator seeded by the OS: as unique as
+        # os.urandom per id, without a system call on the webhook's hot path.
+        return new_ulid(int(self.clock.time() * 1000), self._rng.getrandbits(80).to_bytes(10))
 
     def rotate_secret(self) -> str:
         """A new webhook secret; the old one keeps working for the grace window."""
@@ -238,9 +274,19 @@ class Engine:
         self.bus.publish(KillSwitchChanged(self.clock.time(), on, reason))
 
     def resume(self) -> None:
-        """Lift the kill switch."""
+        """Lift the kill switch, and resume live execution paused by the circuit breaker."""
         if self.settings.risk.kill_switch:
             self.set_kill_switch(False, "resumed")
+        if self.live is not None:
+            self.live.resume()
+
+    async def check_live(self) -> str | None:
+        """None when live trading can start now; otherwise why not, in plain words.
+
+        It needs the default exchange's API key and secret, and a balance check that
+        shows the account is reachable. A key that may withdraw is warned about.
+        """
+        return await self._live_broker().check()
 
     async def flatten(self) -> list[str]:
         """Close every position tvdesk built, at market; returns the alerts made for it.
@@ -310,13 +356,14 @@ class Engine:
     # -- queries -------------------------------------------------------------
 
     def tunnel_status(self) -> dict[str, Any]:
-        if not self.tunnel_enabled:
-            return {"state": "off", "public_url": None, "error": None}
-        return {
-            "state": "off",
-            "public_url": None,
-            "error": "the built-in tunnel is not available in this version yet",
-        }
+        if self.tunnel is None:
+            return {"state": "off", "public_url": None, "error": None, "detail": None}
+        return self.tunnel.status()
+
+    def _tunnel_event(self, event: Event) -> None:
+        self.bus.publish(event)
+        if self.paths.engine_file.exists():
+            self._write_engine_file()  # send-test reads the public URL from there
 
     @property
     def local_url(self) -> str:
@@ -336,8 +383,17 @@ class Engine:
             "kill_switch": self.settings.risk.kill_switch,
             "queue_depth": self.worker.depth,
             "exchange": self.settings.exchange.default,
+            **self._exchange_status(),
             "today": await self.queries.today(self.clock.time()),
         }
+
+    def resolve_symbol(self, ticker: str, exchange: str | None = None) -> MarketMapping:
+        """The market an alert for ``ticker`` would trade on now (symbol map first).
+
+        Raises ``Unmapped`` with the reason and the fix, exactly as the worker would.
+        """
+        alert = Alert(symbol=ticker, side=None, exchange=exchange)
+        return self.worker._map(alert, self.settings, False)
 
     # -- internals -----------------------------------------------------------
 
@@ -349,9 +405,33 @@ class Engine:
 
     def broker(self, mode: str) -> Broker:
         """The broker that executes alerts in ``mode``."""
-        if mode == "live":
-            raise EngineError("live trading is not available in this version yet")
-        return self.paper
+        return self._live_broker() if mode == "live" else self.paper
+
+    def _live_broker(self) -> LiveBroker:
+        if self.live is None:
+            from tvdesk.brokers.live import LiveBroker
+
+            self.live = LiveBroker(
+                self.journal,
+                lambda: self.settings,
+                self.keystore,
+                self.clock,
+                self.bus,
+                self.live_tuning,
+            )
+        return self.live
+
+    def _exchange_status(self) -> dict[str, Any]:
+        """``exchange_status`` (connection, markets) and ``circuit`` (the breaker) for status()."""
+        if self.live is None:
+            closed = {"state": "closed", "failures": 0, "reason": None, "resumes_in_s": 0.0}
+            return {
+                "exchange_status": {"state": "off", "markets": 0, "error": None},
+                "circuit": closed,
+            }
+        live = self.live.status()
+        circuit = live.pop("circuit")
+        return {"exchange_status": live, "circuit": circuit}
 
     def _on_accepted(self, record: AlertRecord) -> None:
         assert record.alert is not None

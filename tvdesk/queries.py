@@ -159,6 +159,18 @@ class Queries:
             "realized_pnl": str(pnl),
         }
 
+    async def pnl_history(self, mode: str, points: int = 500) -> list[tuple[float, Decimal]]:
+        """Cumulative realised P&L after each fill, oldest first, thinned to ``points``."""
+        rows = await asyncio.to_thread(
+            self._read, "SELECT at, realized_pnl FROM fills WHERE mode = ? ORDER BY id", (mode,)
+        )
+        total, series = Decimal(0), []
+        for row in rows:
+            total += Decimal(row["realized_pnl"])
+            series.append((float(row["at"]), total))
+        step = max(1, -(-len(series) // points))
+        return series[::-1][::step][::-1]
+
 
 def _alert_summary(row: sqlite3.Row) -> dict[str, Any]:
     return {

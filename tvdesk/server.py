@@ -7,6 +7,7 @@ acknowledged before the journal has committed it.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
@@ -24,11 +25,11 @@ from tvdesk.core.alert import (
     BodyError,
     InvalidAlert,
     alert_to_dict,
-    body_hash,
     canonical_json,
     load_body,
     parse_alert,
     redact,
+    text_hash,
 )
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import AlertAccepted, AlertRejected
@@ -130,6 +131,8 @@ async def handle_webhook(request: web.Request) -> web.Response:
     settings = deps.settings()
     client, via_tunnel = client_of(request)
     door = _Door(deps, settings, client, via_tunnel, now)
+    if via_tunnel and settings.auth.tradingview_ips_only and not _tradingview(client, settings):
+        return door.refuse_unsigned(403, "forbidden", _not_tradingview(client))
 
     limit = settings.listener.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
@@ -171,11 +174,38 @@ async def handle_webhook(request: web.Request) -> web.Response:
             max_age_s=settings.auth.max_alert_age_s,
             max_skew_s=settings.auth.max_clock_skew_s,
             webhook_secrets=accepted_secrets,
+            redacted=redacted,
         )
     except InvalidAlert as exc:
         return await door.refuse_invalid(exc, raw, _client_ref_guess(redacted))
     door.mark("parse", started)
     return await door.admit(alert, raw, redacted, signature)
+
+
+def _tradingview(client: str, settings: Settings) -> bool:
+    """Whether client is one of TradingView's published webhook addresses (settings)."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for listed in settings.auth.tradingview_ips:
+        try:
+            if address == ipaddress.ip_address(listed):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _not_tradingview(client: str) -> str:
+    return (
+        f"{client} is not one of TradingView's webhook addresses, and [auth] "
+        "tradingview_ips_only is on, so only TradingView may send alerts through the tunnel: "
+        "update [auth] tradingview_ips if TradingView has published new addresses, or turn "
+        "tradingview_ips_only off to send from elsewhere"
+    )
 
 
 def _too_large(size: int | None, limit: int) -> str:
@@ -317,7 +347,7 @@ class _Door:
         record = self._record("accepted", None, None)
         record.reason = None
         record.client_ref = alert.client_ref
-        record.body_hash = None if alert.client_ref else body_hash(redacted)
+        record.body_hash = None if alert.client_ref else text_hash(raw)
         record.symbol = alert.symbol
         record.side = alert.side
         record.qty = _qty_text(alert)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from tvdesk.brokers.base import Broker, Execution, OrderRequest, Refusal
+from tvdesk.brokers.base import Broker, Execution, OrderRequest, Refusal, Unavailable
 from tvdesk.brokers.paper import seed_balances
 from tvdesk.bus import EventBus
 from tvdesk.core.alert import Alert, alert_from_dict
@@ -95,6 +95,8 @@ class Worker:
         self.clock = clock
         self.bus = bus
         self._queue: deque[Job] = deque()
+        self._queued: set[str] = set()  # alert ids in the queue: each is taken once
+        self._started: list[Broker] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -107,15 +109,26 @@ class Worker:
     # -- lifecycle -----------------------------------------------------------
 
     async def start(self) -> None:
+        """Start the broker (a live one settles orders left in doubt first), then the loop."""
         settings = self.settings()
         exchange, balances = settings.exchange.default, dict(settings.paper.balances)
         await self.journal.run(lambda conn: seed_balances(conn, exchange, balances))
-        await self.brokers(settings.mode).start()
+        # A live order left in doubt is settled before anything else, even in paper mode.
+        if settings.mode != "live" and await asyncio.to_thread(self._live_in_doubt):
+            await self._broker("live")
+        await self._broker(settings.mode)
         pending = await asyncio.to_thread(self._load_state)
-        self._queue.extend(pending)
+        # Alerts accepted while the broker started are in both: keep arrival order, once each.
+        arrived, self._queue = list(self._queue), deque(pending)
+        self._queued = {job.alert_id for job in pending}
+        for job in arrived:
+            if job.alert_id not in self._queued:
+                self._queue.append(job)
+                self._queued.add(job.alert_id)
         self._task = asyncio.create_task(self._run(), name="tvdesk-worker")
         if pending:
             log.info("resuming %d alerts accepted before the last stop", len(pending))
+        if self._queue:
             self._wake.set()
 
     async def stop(self) -> None:
@@ -125,14 +138,41 @@ class Worker:
         if self._task is not None:
             await self._task
             self._task = None
+        for broker in self._started:
+            await broker.stop()
+        self._started.clear()
+
+    async def _broker(self, mode: str) -> Broker:
+        """The broker of ``mode``, started on first use (the mode can change at run time)."""
+        broker = self.brokers(mode)
+        if broker not in self._started:
+            await broker.start()
+            self._started.append(broker)
+        return broker
 
     def submit(self, job: Job) -> None:
+        if job.alert_id in self._queued:
+            return
+        self._queued.add(job.alert_id)
         self._queue.append(job)
         self._wake.set()
 
     @property
     def depth(self) -> int:
         return len(self._queue)
+
+    def _live_in_doubt(self) -> bool:
+        conn = connect(self.journal.path, readonly=True)
+        try:
+            return (
+                conn.execute(
+                    "SELECT 1 FROM orders WHERE mode = 'live'"
+                    " AND status IN ('submitting', 'unknown') LIMIT 1"
+                ).fetchone()
+                is not None
+            )
+        finally:
+            conn.close()
 
     def _load_state(self) -> list[Job]:
         conn = connect(self.journal.path, readonly=True)
@@ -196,7 +236,7 @@ class Worker:
                     continue
                 finally:
                     self.in_flight = None
-                self._queue.popleft()
+                self._queued.discard(self._queue.popleft().alert_id)
             if self._stopping:
                 return
 
@@ -237,7 +277,10 @@ class Worker:
 
         trail.add("record", True, f"{decision.outcome}: {decision.reason}")
         try:
-            settled = await self.journal.run(record)
+            # Losing a paper outcome in a power cut loses its fill with it: the alert is
+            # still pending and runs again. Live outcomes are synced: the exchange acted.
+            live = decision.broker is not None and decision.broker.mode != "paper"
+            settled = await self.journal.run(record, durable=live)
         except JournalError:
             if decision.broker is not None and decision.exchange:
                 decision.broker.discard(decision.exchange)
@@ -258,13 +301,30 @@ class Worker:
 
     async def _decide(self, job: Job, trail: _Trail) -> Decision:
         settings = self.settings()
-        broker = self.brokers(settings.mode)
-        alert = alert_from_dict(job.alert)
-        internal = job.client.startswith(INTERNAL_PREFIX)
+        broker = await self._broker(settings.mode)
         if job.replay_of:
             trail.add(
                 "replay", True, f"replay of {job.replay_of}: duplicate and age checks skipped"
             )
+        try:
+            # An order this alert already sent is settled, never decided anew.
+            execution = await broker.recover(job.alert_id)
+            if execution is not None:
+                for step, ok, detail in execution.trail:
+                    trail.add(step, ok, detail)
+                trail.add("submit", execution.outcome in ("filled", "open"), execution.reason)
+                exchange = settings.exchange.default
+                return Decision(execution.outcome, execution.reason, execution, broker, exchange)
+            return await self._decide_steps(job, trail, settings, broker)
+        except Unavailable as exc:  # the exchange cannot be used now: nothing was placed
+            trail.add("exchange", False, str(exc))
+            return Decision("failed", str(exc))
+
+    async def _decide_steps(
+        self, job: Job, trail: _Trail, settings: Settings, broker: Broker
+    ) -> Decision:
+        alert = alert_from_dict(job.alert)
+        internal = job.client.startswith(INTERNAL_PREFIX)
 
         try:
             mapping = self._map(alert, settings, internal)
@@ -273,8 +333,14 @@ class Worker:
             return Decision("rejected", str(exc))
         trail.add("map", True, mapping.describe(alert.symbol))
         price = alert.price
-        if price is None and internal:
-            price = broker.last_price(mapping.exchange, mapping.symbol)
+        if price is None and (internal or broker.mode == "live"):
+            try:
+                price = await broker.market_price(mapping)
+            except Refusal as exc:
+                trail.add("price", False, str(exc))
+                return Decision("rejected", str(exc))
+            if price is not None and not internal:
+                trail.add("price", True, f"no price in the alert: {price} from {mapping.exchange}")
 
         holdings = await broker.holdings(mapping)
         try:

@@ -112,3 +112,20 @@ class TunnelChanged(Event):
     state: str  # off | starting | up | down | error
     public_url: str | None
     error: str | None
+
+
+@dataclass(frozen=True)
+class CircuitChanged(Event):
+    """Live execution paused (open) after repeated temporary failures, or resumed."""
+
+    exchange: str
+    open: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class ExchangeWarning(Event):
+    """Something about the live exchange account the trader should know (not an error)."""
+
+    exchange: str
+    message: str
