@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -235,3 +236,26 @@ async def test_settings_point_every_rest_call_at_the_exchange_url(tmp_path: Path
             assert (await desk.trade(qty="0.001")).outcome == "filled"
             paths = {path for _, path in fake.requests}
             assert {"/api/v3/exchangeInfo", "/api/v3/account", "/api/v3/order"} <= paths
+
+
+async def test_live_mapping_uses_the_exchange_markets_only_where_the_trader_allows_it(
+    tmp_path: Path,
+):
+    base = live_settings("http://127.0.0.1:1")  # the URL is replaced below
+    async with FakeBinance() as fake:
+        settings = replace(base, exchange=replace(base.exchange, url=fake.url), symbols=[])
+        async with LiveDesk(tmp_path / "default", fake, settings) as desk:
+            # auto_map = "paper" (the default): a ticker the table lacks is not guessed live...
+            refused = await desk.trade(symbol="BINANCE:ETHUSDT", qty="0.01", price="3000")
+            assert refused.outcome == "rejected" and "ETHUSDT" in refused.reason
+            # ...but an alert naming the exact market needs no guess.
+            exact = await desk.trade(symbol="ETH/USDT", qty="0.01", price="3000")
+            assert exact.outcome == "filled", exact.reason
+            trail = desk.export()[exact.alert_id]["trail"]
+            assert "ETH/USDT → ETH/USDT ×1.0 (exact)" in [e["detail"] for e in trail]
+        always = replace(settings, exchange=replace(settings.exchange, auto_map="always"))
+        async with LiveDesk(tmp_path / "always", fake, always) as desk:
+            auto = await desk.trade(symbol="BINANCE:ETHUSDT", qty="0.01", price="3000")
+            assert auto.outcome == "filled", auto.reason
+            trail = desk.export()[auto.alert_id]["trail"]
+            assert "BINANCE:ETHUSDT → ETH/USDT ×1.0 (auto)" in [e["detail"] for e in trail]

@@ -387,13 +387,14 @@ class Engine:
             "today": await self.queries.today(self.clock.time()),
         }
 
-    def resolve_symbol(self, ticker: str, exchange: str | None = None) -> MarketMapping:
+    async def resolve_symbol(self, ticker: str, exchange: str | None = None) -> MarketMapping:
         """The market an alert for ``ticker`` would trade on now (symbol map first).
 
         Raises ``Unmapped`` with the reason and the fix, exactly as the worker would.
         """
         alert = Alert(symbol=ticker, side=None, exchange=exchange)
-        return self.worker._map(alert, self.settings, False)
+        settings = self.settings
+        return await self.worker._map(alert, settings, False, self.broker(settings.mode))
 
     # -- internals -----------------------------------------------------------
 

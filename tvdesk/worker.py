@@ -29,7 +29,7 @@ from tvdesk.core.events import AlertDecided
 from tvdesk.core.ids import client_order_id
 from tvdesk.core.risk import OrderIntent, RiskLimits, RiskState, check
 from tvdesk.core.sizing import SizingError, size_order
-from tvdesk.core.symbols import Mapping, MapRule, Unmapped, resolve
+from tvdesk.core.symbols import Mapping, MapRule, Unmapped, normalise, resolve
 from tvdesk.journal import Journal, JournalError, connect
 from tvdesk.settings import Settings
 
@@ -327,7 +327,7 @@ class Worker:
         internal = job.client.startswith(INTERNAL_PREFIX)
 
         try:
-            mapping = self._map(alert, settings, internal)
+            mapping = await self._map(alert, settings, internal, broker)
         except Unmapped as exc:
             trail.add("map", False, str(exc))
             return Decision("rejected", str(exc))
@@ -410,7 +410,9 @@ class Worker:
         trail.add("submit", execution.outcome in ("filled", "open"), execution.reason)
         return Decision(execution.outcome, execution.reason, execution, broker, mapping.exchange)
 
-    def _map(self, alert: Alert, settings: Settings, internal: bool) -> Mapping:
+    async def _map(
+        self, alert: Alert, settings: Settings, internal: bool, broker: Broker
+    ) -> Mapping:
         if internal:
             rules = [MapRule(alert.symbol, alert.exchange or "", alert.symbol)]
             return resolve(
@@ -426,6 +428,14 @@ class Worker:
             MapRule(r.tv, r.exchange, r.symbol, Decimal(r.qty_multiplier), r.enabled)
             for r in settings.symbols
         ]
+        exchange = (alert.exchange or settings.exchange.default).strip().lower()
+        listed = any(
+            normalise(r.tv).key == normalise(alert.symbol).key and r.exchange == exchange
+            for r in rules
+        )
+        # The exchange's own markets, when the broker has them (live), resolve what the
+        # table doesn't list; a table row never waits for them.
+        markets = None if listed else await broker.markets(exchange)
         return resolve(
             alert.symbol,
             exchange=alert.exchange,
@@ -433,6 +443,7 @@ class Worker:
             rules=rules,
             auto=auto,
             market_type=settings.exchange.market_type,
+            markets=markets,
         )
 
     def _check_daily_loss(self, now: float) -> None:

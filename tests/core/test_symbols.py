@@ -346,3 +346,25 @@ def test_the_symbol_table_still_wins_over_the_markets():
         markets=BINANCE_MARKETS,
     )
     assert (mapping.symbol, mapping.source) == ("BTC/USDC", "table")
+
+
+def test_an_alert_naming_the_exact_ccxt_symbol_needs_no_mapping():
+    # Even with auto-mapping off (live mode's default): the trader named the market.
+    mapping = resolve(
+        "BTC/USDT",
+        exchange=None,
+        default_exchange="binance",
+        rules=[],
+        auto=False,
+        markets=BINANCE_MARKETS,
+    )
+    assert (mapping.symbol, mapping.source) == ("BTC/USDT", "exact")
+    with pytest.raises(Unmapped, match="no symbol map row for BTCUSDT"):
+        resolve(
+            "BTCUSDT",
+            exchange=None,
+            default_exchange="binance",
+            rules=[],
+            auto=False,
+            markets=BINANCE_MARKETS,
+        )

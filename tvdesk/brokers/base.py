@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
 from tvdesk.core.events import Event
-from tvdesk.core.symbols import Mapping
+from tvdesk.core.symbols import Mapping, Market
 
 # Runs inside the transaction that records the alert's outcome; returns the
 # (alert_id, outcome) of *other* alerts that this step settled (a resting
@@ -73,6 +73,10 @@ class Broker(Protocol):
 
     async def market_price(self, mapping: Mapping) -> Decimal | None:
         """A reference price for an alert that carries none (None when there is none)."""
+        ...
+
+    async def markets(self, exchange: str) -> Sequence[Market] | None:
+        """The exchange's markets for symbol mapping; None when none are loaded (paper)."""
         ...
 
     async def recover(self, alert_id: str) -> Execution | None:

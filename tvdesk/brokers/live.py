@@ -36,7 +36,7 @@ from tvdesk.core.events import (
     ExchangeWarning,
 )
 from tvdesk.core.ids import client_order_id
-from tvdesk.core.symbols import Mapping
+from tvdesk.core.symbols import Mapping, Market
 from tvdesk.journal import Journal, connect
 from tvdesk.keystore import Keystore, KeystoreError
 from tvdesk.settings import Settings
@@ -256,6 +256,21 @@ class LiveBroker:
         except TemporaryError as exc:
             why = f"no price for {mapping.symbol} from {mapping.exchange}: {exc}"
             raise Unavailable(why) from None
+
+    async def markets(self, exchange: str) -> list[Market]:
+        client = await self.ready(exchange)
+        return [
+            Market(
+                symbol=m["symbol"],
+                id=str(m.get("id") or ""),
+                base=str(m.get("base") or ""),
+                quote=str(m.get("quote") or ""),
+                swap=bool(m.get("swap")),
+                linear=m.get("linear") is not False,
+            )
+            for m in (client.api.markets or {}).values()
+            if m.get("active") is not False and (m.get("spot") or m.get("swap"))
+        ]
 
     async def holdings(self, mapping: Mapping) -> Holdings:
         client = await self.ready(mapping.exchange)

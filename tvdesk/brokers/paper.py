@@ -94,6 +94,9 @@ class PaperBroker:
     async def recover(self, alert_id: str) -> Execution | None:
         return None  # the book and the outcome are written together: nothing to settle
 
+    async def markets(self, exchange: str) -> None:
+        return None  # paper trading works offline: rule-based mapping only
+
     async def holdings(self, mapping: Mapping) -> Holdings:
         book = self.book(mapping.exchange)
         return Holdings(

@@ -134,6 +134,22 @@ class Market:
     linear: bool = True
 
 
+def _exact(raw: str, exchange: str, markets: Sequence[Market]) -> Mapping | None:
+    """An alert that names a market by its exact ccxt symbol ("BTC/USDT") needs no mapping."""
+    name = raw.rpartition(":")[2] if raw.count(":") == 1 and "/" not in raw.split(":")[0] else raw
+    for market in markets:
+        if market.symbol.upper() == name.upper():
+            return Mapping(
+                exchange=exchange,
+                symbol=market.symbol,
+                base=market.base,
+                quote=market.quote,
+                qty_multiplier=Decimal(1),
+                source="exact",
+            )
+    return None
+
+
 def _from_markets(
     ticker: Ticker, exchange: str, market_type: str, raw: str, markets: Sequence[Market]
 ) -> Mapping:
@@ -262,6 +278,10 @@ def resolve(
                 f"{raw} is disabled in the symbol map (enabled = false): enable its row to trade it"
             )
         return _from_rule(rule, target, raw)
+    if markets is not None:
+        exact = _exact(raw, target, markets)
+        if exact is not None:
+            return exact
     if auto and markets is not None:
         return _from_markets(parsed, target, market_type, raw, markets)
     if auto:
