@@ -85,6 +85,8 @@ def _check_qt() -> str:
     from PySide6.QtWidgets import QApplication, QLabel
 
     app = QApplication.instance() or QApplication(["tvdesk"])
+    if not isinstance(app, QApplication):  # widgets would abort the process
+        raise SelfTestFailed(f"a {type(app).__name__} without widgets is already running")
     importlib.import_module("tvdesk.gui.app")  # every module of the window imports
     from tvdesk.gui.resources import app_icon
 
