@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 sysdeps:
 	@sh scripts/sysdeps.sh
 
-run: setup
+run: setup sysdeps
 	$(BIN)/tvdesk
 
 test: setup sysdeps

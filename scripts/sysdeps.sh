@@ -5,7 +5,7 @@
 # Does nothing elsewhere or when everything is present.
 set -e
 [ "$(uname -s)" = "Linux" ] || exit 0
-PKGS="libegl1 libgl1 libfontconfig1 libxkbcommon0 libglib2.0-0 libdbus-1-3 fonts-dejavu-core dbus gnome-keyring"
+PKGS="libegl1 libgl1 libfontconfig1 libxkbcommon0 libglib2.0-0 libdbus-1-3 fonts-dejavu-core libxcb-cursor0 dbus gnome-keyring"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

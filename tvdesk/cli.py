@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -124,6 +125,9 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def cmd_window(data_dir: Path | None, args: argparse.Namespace) -> int:
+    missing = _no_display()
+    if missing:
+        return _fail(missing)
     # Imported here: headless mode and the small tools must never load Qt.
     from tvdesk.gui.app import GuiOptions, run
 
@@ -137,6 +141,18 @@ def cmd_window(data_dir: Path | None, args: argparse.Namespace) -> int:
         exchange_url=args.exchange_url,
     )
     return run(options, _mark_window_timings if timing.enabled() else None)
+
+
+def _no_display() -> str | None:
+    """Why the window cannot open here (Linux without a display), before Qt aborts on it."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): "
+        "on a server run `tvdesk --headless`; over SSH, connect with X forwarding"
+    )
 
 
 async def _mark_window_timings(window: Any) -> None:
