@@ -32,6 +32,7 @@ from tvdesk.core.events import (
     Event,
     KillSwitchChanged,
     SecretRotated,
+    SettingsChanged,
 )
 from tvdesk.core.ids import new_ulid
 from tvdesk.core.lockout import FailedAuthLimiter
@@ -42,7 +43,7 @@ from tvdesk.lockfile import DataDirLock
 from tvdesk.queries import Queries
 from tvdesk.server import DoorDeps, create_app
 from tvdesk.settings import Paths, Settings
-from tvdesk.settings_sync import SettingsSync
+from tvdesk.settings_sync import SettingsSync, changes
 from tvdesk.tunnel import TunnelManager
 from tvdesk.worker import INTERNAL_PREFIX, Job, Worker
 
@@ -253,8 +254,11 @@ class Engine:
         return self.settings_sync.reload()
 
     def _adopt(self, settings: Settings) -> None:
-        self.settings = settings
+        previous, self.settings = self.settings, settings
         self.limiter.limit = settings.auth.lockout_failures
+        changed = changes(previous, settings)
+        if changed:
+            self.bus.publish(SettingsChanged(self.clock.time(), "\n".join(changed)))
 
     async def _watch_settings(self) -> None:
         """Notice edits of settings.toml while running (headless users edit the file)."""

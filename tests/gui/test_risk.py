@@ -80,3 +80,12 @@ async def test_todays_counters_show_orders_and_the_loss_limit(window, session):
     panel.refresh_today()
     await until(lambda: "1 orders" in panel.today.text(), what="today's counters")
     assert panel.loss_bar.format() == "no daily loss limit set"
+
+
+async def test_a_hand_edit_of_settings_toml_shows_in_the_panel(window):
+    panel = window.risk_panel
+    path = window.handle.paths.settings_file
+    path.write_text("[risk]\nmax_qty = 2.5\n", encoding="utf-8")
+    changed = await window.handle.call(lambda engine: engine.reload_settings())
+    assert "risk.max_qty: 0 → 2.5" in changed
+    await until(lambda: panel.inputs["max_qty"].text() == "2.5", what="the panel to reload")

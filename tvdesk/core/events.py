@@ -103,6 +103,13 @@ class KillSwitchChanged(Event):
 
 
 @dataclass(frozen=True)
+class SettingsChanged(Event):
+    """The settings in force changed (the window, a command, or settings.toml edited)."""
+
+    changes: str  # one "section.key: old → new" per line
+
+
+@dataclass(frozen=True)
 class SecretRotated(Event):
     previous_valid_until: float
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from tvdesk.core.events import KillSwitchChanged, OrderFilled
+from tvdesk.core.events import KillSwitchChanged, OrderFilled, SettingsChanged
 from tvdesk.gui.aio import busy
 from tvdesk.gui.handle import EngineHandle
 from tvdesk.settings import RiskSettings, SettingsError
@@ -239,3 +239,8 @@ class RiskPanel(QWidget):
 
     def on_event_order_filled(self, event: OrderFilled) -> None:
         self._soon.start()
+
+    def on_event_settings_changed(self, event: SettingsChanged) -> None:
+        """settings.toml edited by hand, or changed elsewhere: show it, unless mid-edit."""
+        if not self.apply.isEnabled():
+            self.load()

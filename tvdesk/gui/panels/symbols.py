@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from tvdesk.core.events import AlertDecided
+from tvdesk.core.events import AlertDecided, SettingsChanged
 from tvdesk.core.symbols import Unmapped
 from tvdesk.gui.aio import busy
 from tvdesk.gui.handle import EngineHandle
@@ -273,3 +273,8 @@ class SymbolsPanel(QWidget):
     def on_event_alert_decided(self, event: AlertDecided) -> None:
         if not self._scan_soon.isActive():
             self._scan_soon.start()
+
+    def on_event_settings_changed(self, event: SettingsChanged) -> None:
+        """settings.toml edited by hand, or changed elsewhere: show it, unless mid-edit."""
+        if not self.save_button.isEnabled():
+            self.load()
