@@ -376,6 +376,8 @@ async def test_a_repeated_client_ref_is_409_naming_the_first_alert(door: Door, a
     records = door.records()
     assert [r["status"] for r in records] == ["accepted", "duplicate"]
     assert records[1]["duplicate_of"] == first_id
+    # Refused before any exchange was contacted: export says "rejected", with the reason.
+    assert records[1]["outcome"] == "rejected" and first_id in records[1]["reason"]
 
 
 async def test_a_client_ref_is_a_duplicate_forever_even_after_a_restart(door: Door):

@@ -351,8 +351,10 @@ class Journal:
                 if first is not None:
                     record.status = "duplicate"
                     record.error = "duplicate"
-                    record.outcome = None
+                    # Refused before any exchange was contacted: DESIGN's "rejected".
+                    record.outcome = "rejected"
                     record.message = _duplicate_message(record, first)
+                    record.reason = record.message
                     _insert_alert(conn, record, duplicate_of=first)
                     return Admission(record.alert_id, duplicate_of=first)
             _insert_alert(conn, record)
