@@ -35,6 +35,8 @@ async def test_the_start_up_check_reads_the_balance(tmp_path: Path, caplog):
         assert await desk.engine.check_live() is None
         assert ("GET", "/api/v3/account") in fake.requests
         assert "binance account reachable; balance: 1 BTC, 10 ETH, 100000 USDT" in caplog.text
+        # What the switch-to-LIVE dialog shows as the account's balance.
+        assert desk.engine.live_balance() == "1 BTC, 10 ETH, 100000 USDT"
         await desk.engine.live.stop()
 
 

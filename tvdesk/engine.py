@@ -292,6 +292,12 @@ class Engine:
         """
         return await self._live_broker().check()
 
+    def live_balance(self) -> str | None:
+        """The default exchange's balance as the last live check read it (None before)."""
+        if self.live is None:
+            return None
+        return self.live.balance_summary(self.settings.exchange.default)
+
     async def flatten(self) -> list[str]:
         """Close every position tvdesk built, at market; returns the alerts made for it.
 

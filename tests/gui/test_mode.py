@@ -64,7 +64,9 @@ async def test_live_needs_live_typed_and_paper_is_one_click(window, qtbot, monke
     qtbot.mouseClick(window.mode_switch.button, Qt.MouseButton.LeftButton)
     dialog = await until(live_dialog, what="the live dialog")
     facts = [label.text() for label in dialog.findChildren(QLabel)]
-    assert "binance" in facts and "key-…cdef" in facts  # what will happen, and where
+    assert "binance" in facts and "set (OS keyring)" in facts  # what will happen, and where
+    # No character of the key itself: secrets stay out of the window unless revealed.
+    assert not any("0123" in text or "cdef" in text for text in facts)
     assert any("max order value 1000" in text for text in facts)
     assert not dialog.ok.isEnabled()
     qtbot.keyClicks(dialog.word, "live")

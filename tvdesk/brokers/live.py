@@ -152,6 +152,15 @@ class LiveBroker:
                 )
         return None
 
+    def balance_summary(self, exchange: str) -> str | None:
+        """The balance the last check or order read, in words; None before any."""
+        cached = self._balances.get(exchange)
+        if cached is None:
+            return None
+        held = cached[1]
+        shown = ", ".join(f"{text(f + u)} {c}" for c, (f, u) in sorted(held.items()) if f + u)
+        return shown or "empty"
+
     def warn(self, exchange: str, message: str) -> None:
         log.warning("%s", message)
         self.bus.publish(ExchangeWarning(self.clock.time(), exchange, message))

@@ -19,8 +19,13 @@ from tvdesk.gui.handle import EngineHandle, resolve_awaitable
 CONFIRM_WORD = "LIVE"
 
 
-def masked(value: str) -> str:
-    return f"{value[:4]}…{value[-4:]}" if len(value) > 12 else "•" * 8
+def key_source(handle: EngineHandle, name: str) -> str:
+    """Where the API key comes from — never any of its characters (DESIGN: secrets stay
+    out of the window unless revealed on purpose)."""
+    source = handle.keystore.source(name)
+    if source == "env":
+        return f"set (environment variable TVDESK_{name.upper()})"
+    return "set (OS keyring)" if source == "keyring" else "not set"
 
 
 async def live_refusal(handle: EngineHandle) -> str | None:
@@ -60,7 +65,6 @@ class LiveDialog(QDialog):
         settings = handle.settings()
         exchange = settings.exchange.default
         risk = settings.risk
-        key = handle.keystore.get(f"{exchange}_api_key") or ""
         warning = QLabel(
             "In LIVE mode every alert that passes your risk limits places a <b>real order</b> "
             "with real money."
@@ -69,7 +73,7 @@ class LiveDialog(QDialog):
         facts = QFormLayout()
         testnet = " (testnet)" if settings.exchange.sandbox else ""
         facts.addRow("Exchange:", QLabel(f"{exchange}{testnet}"))
-        facts.addRow("Account (API key):", QLabel(masked(key)))
+        facts.addRow("Account (API key):", QLabel(key_source(handle, f"{exchange}_api_key")))
         facts.addRow("Balance:", QLabel(balance))
         facts.addRow(
             "Limits:",

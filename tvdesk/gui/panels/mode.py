@@ -65,6 +65,9 @@ class ModeSwitch(QWidget):
         self.changed.emit(mode)
 
     async def _balance(self) -> str:
+        checked = await self.handle.call(lambda e: e.live_balance())
+        if checked:  # what the exchange check just read
+            return checked
         exchange = self.handle.settings().exchange.default
         rows = await self.handle.call(lambda e: e.queries.balances("live"))
         held = [
