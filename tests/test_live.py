@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.support.fake_binance import FakeBinance
 from tests.support.live import FAST, LiveDesk, live_settings, until
-from tvdesk.core.events import OrderFilled, OrderSubmitted
+from tvdesk.core.events import KillSwitchChanged, OrderFilled, OrderSubmitted
 
 D = Decimal
 
@@ -259,3 +259,23 @@ async def test_live_mapping_uses_the_exchange_markets_only_where_the_trader_allo
             assert auto.outcome == "filled", auto.reason
             trail = desk.export()[auto.alert_id]["trail"]
             assert "BINANCE:ETHUSDT → ETH/USDT ×1.0 (auto)" in [e["detail"] for e in trail]
+
+
+async def test_a_loss_realised_by_a_limit_that_fills_later_counts_toward_the_daily_limit(
+    tmp_path: Path,
+):
+    async with FakeBinance() as fake:
+        settings = live_settings(fake.url, daily_loss_limit=D("5"))
+        async with LiveDesk(tmp_path, fake, settings) as desk:
+            assert (await desk.trade(qty="0.05", price="50000")).outcome == "filled"
+            # A limit sell below the cost but above the market rests; it fills when the
+            # market rises through it, and the poller (not the worker) records that fill.
+            fake.set_price("BTCUSDT", "49500")
+            sell = await desk.trade(side="sell", qty="0.049", price="49800", order_type="limit")
+            assert sell.outcome == "open", sell.reason
+            assert not desk.engine.settings.risk.kill_switch
+            fake.set_price("BTCUSDT", "49900")
+            await until(desk, lambda: desk.export()[sell.alert_id]["outcome"] == "filled")
+            await until(desk, lambda: desk.engine.settings.risk.kill_switch)
+            tripped = [e for e in desk.events if isinstance(e, KillSwitchChanged) and e.on]
+            assert "daily loss limit reached" in tripped[-1].reason

@@ -430,6 +430,7 @@ class Engine:
                 self.bus,
                 self.live_tuning,
             )
+            self.live.on_realized = self.worker.realized_elsewhere
         return self.live
 
     def _exchange_status(self) -> dict[str, Any]:

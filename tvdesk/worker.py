@@ -446,6 +446,13 @@ class Worker:
             markets=markets,
         )
 
+    def realized_elsewhere(self, pnl: Decimal) -> None:
+        """P&L of a fill recorded outside the worker (a live limit or stop filling later)."""
+        now = self.clock.time()
+        self._risk_state("", Decimal(0), now)  # rolls the day over first, if it changed
+        self._pnl_today += pnl
+        self._check_daily_loss(now)
+
     def _check_daily_loss(self, now: float) -> None:
         limit = Decimal(self.settings().risk.daily_loss_limit)
         day = int(_day_start(now))
