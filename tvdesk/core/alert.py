@@ -146,9 +146,13 @@ def load_body(raw: bytes) -> dict[str, Any]:
     if not isinstance(obj, dict):
         kind = _json_kind(obj)
         raise BodyError(f"the body is JSON but not an object (got {kind}) — {_SEND_OBJECT}")
-    if _depth(obj) > MAX_DEPTH:
+    # Both walks below only run when the text could hold what they look for: deep
+    # nesting needs that many brackets, and a lone surrogate can only come from a
+    # \u escape (UTF-8 cannot carry one). Most alerts need neither walk.
+    brackets = text.count("{") + text.count("[")
+    if brackets > MAX_DEPTH and _depth(obj) > MAX_DEPTH:
         raise BodyError(f"the body is nested more than {MAX_DEPTH} levels deep — {_SEND_OBJECT}")
-    if _has_lone_surrogate(obj):
+    if "\\u" in text and _has_lone_surrogate(obj):
         raise BodyError(
             "the body has a \\u escape for half a character (a lone surrogate like \\ud800) — "
             + _SEND_OBJECT
@@ -644,9 +648,13 @@ def canonical_json(obj: Any) -> str:
     return "".join(parts)
 
 
+# What json.dumps(s, ensure_ascii=False) does for a string, without its per-call setup.
+_encode_str = json.encoder.encode_basestring
+
+
 def _write(obj: Any, out: list[str]) -> None:
     if isinstance(obj, str):
-        out.append(json.dumps(obj, ensure_ascii=False))
+        out.append(_encode_str(obj))
     elif obj is None or isinstance(obj, bool):
         out.append({None: "null", True: "true", False: "false"}[obj])
     elif isinstance(obj, int):
@@ -659,7 +667,7 @@ def _write(obj: Any, out: list[str]) -> None:
             if not isinstance(key, str):
                 raise TypeError(f"canonical_json needs string keys, got {type(key).__name__}")
             out.append("," if i else "")
-            out.append(json.dumps(key, ensure_ascii=False) + ":")
+            out.append(_encode_str(key) + ":")
             _write(obj[key], out)
         out.append("}")
     elif isinstance(obj, list | tuple):
