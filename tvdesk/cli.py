@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -277,6 +278,10 @@ async def _run_headless(
     if hasattr(signal, "SIGHUP"):
         loop.add_signal_handler(signal.SIGHUP, engine.reload_settings)
     timing.mark("engine ready")
+    # Everything made so far (modules, the engine) lives as long as the process: keep
+    # it out of the collector's way so a full collection never stalls an alert's reply.
+    gc.collect()
+    gc.freeze()
     print(f"tvdesk ready on {engine.local_url}", flush=True)
     try:
         await stop.wait()
