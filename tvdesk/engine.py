@@ -37,7 +37,7 @@ from tvdesk.core.events import (
 from tvdesk.core.ids import new_ulid
 from tvdesk.core.lockout import FailedAuthLimiter
 from tvdesk.core.symbols import Mapping as MarketMapping
-from tvdesk.journal import AlertRecord, Journal
+from tvdesk.journal import AlertRecord, Journal, read_state, write_state
 from tvdesk.keystore import Keystore
 from tvdesk.lockfile import DataDirLock
 from tvdesk.queries import Queries
@@ -45,7 +45,7 @@ from tvdesk.server import DoorDeps, create_app
 from tvdesk.settings import Paths, Settings
 from tvdesk.settings_sync import SettingsSync, changes
 from tvdesk.tunnel import TunnelManager
-from tvdesk.worker import INTERNAL_PREFIX, Job, Worker
+from tvdesk.worker import INTERNAL_PREFIX, Job, Worker, day_start
 
 if TYPE_CHECKING:
     from tvdesk.brokers.exchange import LiveTuning
@@ -54,6 +54,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SETTINGS_POLL_S = 1.0
+# The journal's state key holding the UTC day (epoch s) on which the daily loss limit
+# turned the kill switch on; gone once the switch is turned off or on by anyone else.
+DAILY_LOSS_TRIP = "daily_loss_trip"
 
 
 class EngineError(Exception):
@@ -141,6 +144,7 @@ class Engine:
                 create_app(deps, trust_forwarded=True), "127.0.0.1", 0
             )
             self.control_port = await self._serve(create_control_app(self), "127.0.0.1", 0)
+            await self._restore_daily_loss_trip()
             await self.worker.start()
             self._write_engine_file()
             if self.tunnel is not None:
@@ -256,24 +260,38 @@ class Engine:
     def _adopt(self, settings: Settings) -> None:
         previous, self.settings = self.settings, settings
         self.limiter.limit = settings.auth.lockout_failures
+        if previous.risk.kill_switch != settings.risk.kill_switch:
+            # Whoever turned it (an edit of settings.toml, say), a daily-loss trip no
+            # longer explains the switch: set_kill_switch says why when it was the caller.
+            self._kill_reason = ""
+            self._remember_trip(None)
         changed = changes(previous, settings)
         if changed:
             self.bus.publish(SettingsChanged(self.clock.time(), "\n".join(changed)))
 
     async def _watch_settings(self) -> None:
-        """Notice edits of settings.toml while running (headless users edit the file)."""
+        """Notice edits of settings.toml while running (headless users edit the file).
+
+        Also notices midnight UTC, so a daily-loss trip lifts then, not at the next alert.
+        """
         while True:
             await asyncio.sleep(SETTINGS_POLL_S)
             self.settings_sync.poll()
+            self.worker.roll_day(self.clock.time())
 
     def set_mode(self, mode: str) -> None:
         self.update_settings(replace(self.settings, mode=mode))
 
-    def set_kill_switch(self, on: bool, reason: str) -> None:
-        """Refuse (on) or allow (off) new orders, queued alerts included; persisted."""
+    def set_kill_switch(self, on: bool, reason: str, *, daily_loss_day: int | None = None) -> None:
+        """Refuse (on) or allow (off) new orders, queued alerts included; persisted.
+
+        ``daily_loss_day``: the daily loss limit turned it on that UTC day, so it lifts
+        at the next one, also across a restart. Any other call keeps it as it is told.
+        """
         risk = replace(self.settings.risk, kill_switch=on)
         self.update_settings(replace(self.settings, risk=risk))
         self._kill_reason = reason if on else ""
+        self._remember_trip(daily_loss_day if on else None)
         log.warning("kill switch %s: %s", "ON" if on else "off", reason)
         self.bus.publish(KillSwitchChanged(self.clock.time(), on, reason))
 
@@ -410,9 +428,36 @@ class Engine:
 
     def _daily_loss(self, reason: str, tripped: bool) -> None:
         if tripped:
-            self.set_kill_switch(True, reason)
+            self.set_kill_switch(True, reason, daily_loss_day=self.worker.tripped_day)
         elif self.settings.risk.kill_switch and self._kill_reason.startswith("daily loss"):
             self.set_kill_switch(False, reason)
+
+    def _remember_trip(self, day: int | None) -> None:
+        value = None if day is None else str(day)
+        # Synced: a manual kill whose "forget the trip" a power cut lost would be lifted
+        # at midnight after the next start.
+        self.journal.run_nowait(
+            lambda conn: write_state(conn, DAILY_LOSS_TRIP, value), durable=True
+        )
+
+    async def _restore_daily_loss_trip(self) -> None:
+        """A daily-loss trip from before this start: keep it today, lift it on a later day."""
+        stored = await self.journal.run(lambda conn: read_state(conn, DAILY_LOSS_TRIP))
+        if stored is None:
+            return
+        if not self.settings.risk.kill_switch:
+            self._remember_trip(None)
+            return
+        day, today = int(stored), int(day_start(self.clock.time()))
+        if day == today:
+            self.worker.restore_trip(day)
+            self._kill_reason = (
+                "daily loss limit reached earlier today (before tvdesk restarted); "
+                "no new orders until 00:00 UTC"
+            )
+            log.warning("kill switch ON: %s", self._kill_reason)
+        else:
+            self.set_kill_switch(False, "a new UTC day: the daily loss limit starts again")
 
     def broker(self, mode: str) -> Broker:
         """The broker that executes alerts in ``mode``."""

@@ -323,11 +323,14 @@ class Journal:
         self._queue.put(_Op(fn, future, None))
         return future.result(timeout)
 
-    def run_nowait(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
-        """Queue a one-statement write nobody waits for (refused requests)."""
+    def run_nowait(self, fn: Callable[[sqlite3.Connection], Any], *, durable: bool = False) -> None:
+        """Queue a one-statement write nobody waits for (refused requests).
+
+        Such writes ride along with the next synced commit; ``durable=True`` makes
+        their own commit synced, for a write that must survive a power cut.
+        """
         if not self._closed:
-            # Nobody waits for these: they ride along with the next synced commit.
-            self._queue.put(_Op(fn, None, None, savepoint=False, durable=False))
+            self._queue.put(_Op(fn, None, None, savepoint=False, durable=durable))
 
     # -- the door's writes -------------------------------------------------
 
@@ -493,6 +496,24 @@ def _settle_async(items: list[tuple[_Op, bool, Any]]) -> None:
             future.set_result(value)
         else:
             future.set_exception(value)
+
+
+def read_state(conn: sqlite3.Connection, key: str) -> str | None:
+    """A value of the ``state`` table (None when unset)."""
+    row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def write_state(conn: sqlite3.Connection, key: str, value: str | None) -> None:
+    """Set (or, with None, delete) a value of the ``state`` table."""
+    if value is None:
+        conn.execute("DELETE FROM state WHERE key = ?", (key,))
+    else:
+        conn.execute(
+            "INSERT INTO state (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
 
 def _find_duplicate(

@@ -89,7 +89,7 @@ class Worker:
         # Called with (reason, True) when today's realised loss reaches the limit, and
         # with (reason, False) on the next UTC day, to trip and lift the kill switch.
         self.on_daily_loss = on_daily_loss
-        self._tripped_day: int | None = None
+        self._tripped_day: int | None = None  # the UTC day (epoch s) the limit tripped
         self.brokers = brokers  # mode -> the broker of that mode
         self.settings = settings
         self.clock = clock
@@ -178,13 +178,13 @@ class Worker:
         conn = connect(self.journal.path, readonly=True)
         try:
             now = self.clock.time()
-            day_start = _day_start(now)
-            self._day = int(day_start)
+            today = day_start(now)
+            self._day = int(today)
             self._orders_at = [
                 r[0]
                 for r in conn.execute(
                     "SELECT created_at FROM orders WHERE created_at >= ? ORDER BY created_at",
-                    (min(day_start, now - 60),),
+                    (min(today, now - 60),),
                 )
             ]
             for symbol, at in conn.execute(
@@ -194,9 +194,7 @@ class Worker:
             self._pnl_today = sum(
                 (
                     Decimal(r[0])
-                    for r in conn.execute(
-                        "SELECT realized_pnl FROM fills WHERE at >= ?", (day_start,)
-                    )
+                    for r in conn.execute("SELECT realized_pnl FROM fills WHERE at >= ?", (today,))
                 ),
                 Decimal(0),
             )
@@ -300,6 +298,8 @@ class Worker:
     # -- deciding --------------------------------------------------------------
 
     async def _decide(self, job: Job, trail: _Trail) -> Decision:
+        # First, so that the first alert of a new UTC day sees a daily-loss trip lifted.
+        self.roll_day(self.clock.time())
         settings = self.settings()
         broker = await self._broker(settings.mode)
         if job.replay_of:
@@ -455,7 +455,7 @@ class Worker:
 
     def _check_daily_loss(self, now: float) -> None:
         limit = Decimal(self.settings().risk.daily_loss_limit)
-        day = int(_day_start(now))
+        day = int(day_start(now))
         if limit <= 0 or self._tripped_day == day or self._pnl_today > -limit:
             return
         self._tripped_day = day
@@ -467,15 +467,30 @@ class Worker:
         if self.on_daily_loss is not None:
             self.on_daily_loss(reason, True)
 
+    @property
+    def tripped_day(self) -> int | None:
+        """The UTC day (epoch s at 00:00) the daily loss limit tripped, if it did."""
+        return self._tripped_day
+
+    def restore_trip(self, day: int) -> None:
+        """A trip from before a restart: lifted like one of this run's at the next UTC day."""
+        self._tripped_day = day
+
+    def roll_day(self, now: float) -> None:
+        """When a new UTC day has begun: today's loss starts at 0 and a trip is lifted."""
+        day = int(day_start(now))
+        if day == self._day:
+            return
+        self._day = day
+        self._pnl_today = Decimal(0)
+        if self._tripped_day is not None and self._tripped_day != day:
+            self._tripped_day = None
+            if self.on_daily_loss is not None:
+                self.on_daily_loss("a new UTC day: the daily loss limit starts again", False)
+
     def _risk_state(self, symbol: str, position_qty: Decimal, now: float) -> RiskState:
-        day = int(_day_start(now))
-        if day != self._day:
-            self._day = day
-            self._pnl_today = Decimal(0)
-            if self._tripped_day is not None and self._tripped_day != day:
-                self._tripped_day = None
-                if self.on_daily_loss is not None:
-                    self.on_daily_loss("a new UTC day: the daily loss limit starts again", False)
+        day = int(day_start(now))
+        self.roll_day(now)
         # Today's orders plus the last minute (the per-minute window crosses midnight).
         horizon = min(day, now - 60)
         self._orders_at = [t for t in self._orders_at if t >= horizon]
@@ -502,6 +517,7 @@ def _limits(settings: Settings) -> RiskLimits:
     )
 
 
-def _day_start(now: float) -> float:
+def day_start(now: float) -> float:
+    """The start of ``now``'s UTC day, as unix seconds."""
     day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return day.timestamp()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from tests.support.memkeyring import MemoryKeyring
 from tvdesk.bus import EventBus
 from tvdesk.clock import SystemClock
 from tvdesk.core.auth import sign_tvdesk
+from tvdesk.core.clock import Clock
 from tvdesk.core.events import AlertDecided, Event
 from tvdesk.engine import Engine
 from tvdesk.export import records
@@ -37,8 +37,11 @@ def paper_settings(**risk: Any) -> Settings:
 class PaperDesk:
     """A running engine (real listeners, journal, worker) and the outcomes it decided."""
 
-    def __init__(self, data_dir: Path, settings: Settings | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, settings: Settings | None = None, clock: Clock | None = None
+    ) -> None:
         self.paths = resolve_paths(data_dir)
+        self.clock = clock or SystemClock()
         self.keystore = Keystore("tvdesk/paper-test", env={}, backend=MemoryKeyring())
         self.keystore.set(WEBHOOK_SECRET, SECRET)
         self.bus = EventBus()
@@ -49,7 +52,7 @@ class PaperDesk:
         self.engine = Engine(
             settings or paper_settings(),
             self.keystore,
-            SystemClock(),
+            self.clock,
             self.bus,
             paths=self.paths,
             tunnel_enabled=False,
@@ -78,7 +81,8 @@ class PaperDesk:
         body.update(fields)
         body = {k: v for k, v in body.items() if v is not None}
         data = json.dumps(body).encode()
-        headers = {"X-TVDesk-Signature": sign_tvdesk(SECRET, data, int(time.time()))}
+        signed_at = int(self.clock.time())
+        headers = {"X-TVDesk-Signature": sign_tvdesk(SECRET, data, signed_at)}
         assert self._session is not None
         async with self._session.post(
             f"{self.engine.local_url}/webhook", data=data, headers=headers
