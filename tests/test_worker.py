@@ -39,6 +39,28 @@ async def test_a_market_buy_fills_with_slippage_against_the_trader_and_a_quote_f
         assert OrderSubmitted in kinds and OrderFilled in kinds
 
 
+async def test_a_stop_loss_and_take_profit_on_paper_are_reported_as_not_placed(
+    tmp_path: Path,
+) -> None:
+    async with PaperDesk(tmp_path) as desk:
+        decided = await desk.trade(
+            qty="0.01", price="50000", stop_loss="49000", take_profit="52000.50"
+        )
+        assert decided.outcome == "filled"
+        why = (
+            "stop-loss 49000 and take-profit 52000.5 not placed: paper trading does not "
+            "simulate protective orders (live mode places them on the exchange)"
+        )
+        assert decided.reason.endswith(f"; {why}")
+        record = desk.export()[decided.alert_id]
+        assert {"step": "protect", "ok": False, "detail": why} in [
+            {k: t[k] for k in ("step", "ok", "detail")} for t in record["trail"]
+        ]
+        assert len(record["orders"]) == 1  # the entry only
+        plain = await desk.trade(qty="0.01", price="50000")
+        assert "protect" not in [t["step"] for t in desk.export()[plain.alert_id]["trail"]]
+
+
 async def test_selling_realises_average_cost_pnl_net_of_fees(tmp_path: Path) -> None:
     async with PaperDesk(tmp_path) as desk:
         await desk.trade(side="buy", qty="0.01", price="50000")

@@ -164,6 +164,8 @@ class PaperBroker:
             else:
                 execution.outcome = "filled"
                 execution.reason = f"paper {fill_text(fill)}"
+        if changes.placed is not None:
+            _say_unprotected(execution, request)
         fills = [*changes.fills, *([changes.placed_fill] if changes.placed_fill else [])]
         for fill in fills:
             execution.realized_pnl += fill.realized_pnl
@@ -244,6 +246,23 @@ class PaperBroker:
             positions=positions,
             resting=resting,
         )
+
+
+def _say_unprotected(execution: Execution, request: OrderRequest) -> None:
+    """Paper places no stop-loss or take-profit: the trail and the reason say so, never silence."""
+    asked = [
+        f"{words} {format(price.normalize(), 'f')}"
+        for words, price in (("stop-loss", request.stop_loss), ("take-profit", request.take_profit))
+        if price is not None
+    ]
+    if not asked:
+        return
+    why = (
+        f"{' and '.join(asked)} not placed: paper trading does not simulate protective "
+        "orders (live mode places them on the exchange)"
+    )
+    execution.trail.append(("protect", False, why))
+    execution.reason += f"; {why}"
 
 
 def _order_from_row(row: sqlite3.Row) -> PaperOrder:
