@@ -75,10 +75,12 @@ def send_test(engine: EngineProcess) -> str:
     """Run `tvdesk send-test` against the engine; return the alert_id of its 200 reply."""
     result = run_cli("send-test", "--data-dir", str(engine.data_dir), env=WITH_SECRET)
     assert result.returncode == 0, result.stderr
-    status_line, reply_line = result.stdout.splitlines()
+    status_line, reply_line, outcome_line = result.stdout.splitlines()
     assert re.fullmatch(rf"200 from {engine.url}/webhook in \d+(\.\d+)? ms", status_line)
     reply = json.loads(reply_line)
     assert reply["status"] == "accepted"
+    # A dry run by default: it passes every check and places nothing.
+    assert outcome_line == "outcome: dry_run — would buy 0.001 BTC/USDT on binance (test)"
     return reply["alert_id"]
 
 
@@ -154,6 +156,39 @@ def test_export_to_a_file(engines: Engines, tmp_path: Path):
     assert export(engine.data_dir, "--format", "csv", "--output", str(target)) == ""
 
     check_csv(target.read_text(encoding="utf-8"), alert_id)
+
+
+def test_send_test_fill_fills_on_paper_and_prints_the_outcome(engines: Engines):
+    engine = engines.start()
+
+    result = run_cli(
+        "send-test",
+        "--fill",
+        "--price",
+        "50000",
+        "--data-dir",
+        str(engine.data_dir),
+        env=WITH_SECRET,
+    )
+
+    assert result.returncode == 0, result.stderr
+    _, reply_line, outcome_line = result.stdout.splitlines()
+    alert_id = json.loads(reply_line)["alert_id"]
+    assert outcome_line.startswith("outcome: filled — paper buy 0.001 BTC/USDT filled @ 50025")
+    (record,) = [json.loads(line) for line in export(engine.data_dir).splitlines()]
+    assert (record["alert_id"], record["test"], record["outcome"]) == (alert_id, False, "filled")
+    (order,) = record["orders"]
+    assert (order["mode"], order["status"], order["filled"]) == ("paper", "filled", "0.001")
+
+
+def test_send_test_fill_without_a_price_says_how_to_give_one(engines: Engines):
+    engine = engines.start()
+
+    result = run_cli("send-test", "--fill", "--data-dir", str(engine.data_dir), env=WITH_SECRET)
+
+    assert_clean_failure(result)
+    assert "a paper fill needs a price" in result.stderr and "--price" in result.stderr
+    assert export(engine.data_dir) == ""  # nothing was sent
 
 
 def test_send_test_without_a_running_engine_says_so(tmp_path: Path):

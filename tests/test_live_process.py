@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.engine_proc import EngineProcess, Engines, get, post
+from tests.support.engine_proc import EngineProcess, Engines, get, post, run_cli
 from tests.support.fake_binance import API_KEY, API_SECRET
 from tests.test_paper_process import export, paper_alert, wait_decided, write_settings
 
@@ -118,6 +118,28 @@ def test_twenty_signed_alerts_become_exactly_twenty_orders(
         + (engine.data_dir / "logs").joinpath("tvdesk.log").read_text(encoding="utf-8")
     )
     assert API_KEY not in everything and API_SECRET not in everything
+
+
+def test_send_test_fill_is_refused_when_the_engine_is_live(
+    engines: Engines, fake: FakeProcess, tmp_path: Path
+):
+    write_settings(tmp_path / "data", SETTINGS)
+    engine = live(engines, fake)
+
+    refused = run_cli(
+        "send-test",
+        "--fill",
+        "--price",
+        "50000",
+        "--data-dir",
+        str(engine.data_dir),
+        env={"TVDESK_WEBHOOK_SECRET": SECRET},
+    )
+
+    assert refused.returncode != 0 and refused.stdout == ""
+    assert refused.stderr == "tvdesk: --fill sends a real alert and the engine is LIVE: refused\n"
+    assert export(engine) == {}  # nothing reached the engine
+    assert fake.received() == []  # nor the exchange
 
 
 def test_kill_9_between_the_exchange_taking_the_order_and_its_reply(

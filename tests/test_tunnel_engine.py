@@ -414,8 +414,9 @@ def test_send_test_goes_through_the_public_url_and_reports_the_round_trip(headle
     )
 
     assert result.returncode == 0, result.stderr
-    status_line, round_trip, reply = result.stdout.splitlines()
+    status_line, round_trip, reply, outcome = result.stdout.splitlines()
     assert status_line.startswith(f"200 from {up['public_url']}/webhook in ")
+    assert outcome == "outcome: dry_run — would buy 0.001 BTC/USDT on binance (test)"
     assert round_trip.startswith("round trip through the ngrok tunnel: ")
     assert round_trip.endswith(" ms (TradingView can reach you)")
     assert json.loads(reply)["status"] == "accepted"

@@ -329,6 +329,11 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
     engine_info = _read_engine_file(paths.engine_file)
     if args.fill and engine_info.get("mode") == "live":
         return _fail("--fill sends a real alert and the engine is LIVE: refused")
+    if args.fill and args.price is None and engine_info.get("mode") == "paper":
+        return _fail(
+            "a paper fill needs a price (paper trading fills at the alert's price): "
+            "add --price, e.g. --price 50000"
+        )
     url = args.url
     public_url = engine_info.get("public_url") if url is None else None
     if url is None:
@@ -385,7 +390,45 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
         reach = "TradingView can reach you" if code == 200 else "see the reply below"
         print(f"round trip through the ngrok tunnel: {elapsed:.0f} ms ({reach})")
     print(text)
-    return 0 if code == 200 else 1
+    if code != 200:
+        return 1
+    if engine_info and args.url is None:
+        _print_outcome(paths.journal_file, text)
+    return 0
+
+
+OUTCOME_WAIT_S = 5.0
+
+
+def _print_outcome(journal_file: Path, reply_text: str) -> None:
+    """What the worker made of the alert just sent, read from the journal (read-only)."""
+    import sqlite3
+
+    from tvdesk.export import ExportError, open_readonly
+
+    try:
+        alert_id = json.loads(reply_text)["alert_id"]
+        conn = open_readonly(journal_file)
+    except (ValueError, KeyError, TypeError, ExportError):
+        return
+    try:
+        deadline = time.monotonic() + OUTCOME_WAIT_S
+        while True:
+            try:
+                row = conn.execute(
+                    "SELECT outcome, reason FROM alerts WHERE alert_id = ?", (alert_id,)
+                ).fetchone()
+            except sqlite3.Error:
+                return  # the reply above stands; the outcome is in tvdesk export
+            if row is not None and row[0] != "pending":
+                print(f"outcome: {row[0]} — {row[1]}")
+                return
+            if time.monotonic() >= deadline:
+                print("outcome: pending (the worker has not decided yet: see tvdesk export)")
+                return
+            time.sleep(0.05)
+    finally:
+        conn.close()
 
 
 def cmd_control(data_dir: Path | None, args: argparse.Namespace) -> int:
