@@ -329,7 +329,7 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
     engine_info = _read_engine_file(paths.engine_file)
     if args.fill and engine_info.get("mode") == "live":
         return _fail("--fill sends a real alert and the engine is LIVE: refused")
-    if args.fill and args.price is None and engine_info.get("mode") == "paper":
+    if args.fill and args.price is None:
         return _fail(
             "a paper fill needs a price (paper trading fills at the alert's price): "
             "add --price, e.g. --price 50000"
@@ -344,6 +344,12 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
         url = f"{base}/webhook"
     elif not url.rstrip("/").endswith("/webhook"):
         url = url.rstrip("/") + "/webhook"
+    if args.fill:
+        # The engine's own word, just before sending: its mode may have changed since
+        # engine.json was written, and with --url there is no engine.json at all.
+        refusal = _fill_refusal(url.rstrip("/").removesuffix("/webhook") + "/health")
+        if refusal:
+            return _fail(refusal)
     try:
         secret = Keystore(service_name(data_dir)).get("webhook_secret")
     except KeystoreError as exc:
@@ -398,6 +404,27 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
 
 
 OUTCOME_WAIT_S = 5.0
+
+
+def _fill_refusal(health_url: str) -> str | None:
+    """Why ``send-test --fill`` must not send (None when the engine says it is in paper)."""
+    request = urllib.request.Request(health_url, headers={"ngrok-skip-browser-warning": "1"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            mode = json.loads(response.read().decode("utf-8", "replace")).get("mode")
+    except (urllib.error.URLError, OSError, ValueError, AttributeError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return (
+            f"--fill sends a real alert, and the engine's mode could not be checked at "
+            f"{health_url} ({reason}): refused"
+        )
+    if mode == "paper":
+        return None
+    if mode == "live":
+        return "--fill sends a real alert and the engine is LIVE: refused"
+    return (
+        f"--fill sends a real alert, and {health_url} does not say the engine is in paper: refused"
+    )
 
 
 def _print_outcome(journal_file: Path, reply_text: str) -> None:

@@ -260,6 +260,8 @@ class Engine:
     def _adopt(self, settings: Settings) -> None:
         previous, self.settings = self.settings, settings
         self.limiter.limit = settings.auth.lockout_failures
+        if previous.mode != settings.mode and self.started:
+            self._write_engine_file()  # send-test --fill reads the mode from there
         if previous.risk.kill_switch != settings.risk.kill_switch:
             # Whoever turned it (an edit of settings.toml, say), a daily-loss trip no
             # longer explains the switch: set_kill_switch says why when it was the caller.
