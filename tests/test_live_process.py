@@ -169,6 +169,35 @@ def test_kill_9_between_the_exchange_taking_the_order_and_its_reply(
     assert [e["clientOrderId"] for e in fake.entries("order")] == [cid]  # seen exactly once
 
 
+def test_sigterm_with_an_order_in_flight_exits_0_within_10_s_and_the_restart_settles_it(
+    engines: Engines, fake: FakeProcess, tmp_path: Path
+):
+    write_settings(tmp_path / "data", SETTINGS)
+    engine = live(engines, fake)
+    fake.fault(method="POST", path="/api/v3/order", kind="hang")  # created, never answered
+    code, reply = engine.post_signed(paper_alert("in-flight-at-stop", qty="0.001"))
+    assert code == 200
+    alert_id = reply["alert_id"]
+    cid = f"tvd{alert_id}"
+    deadline = time.monotonic() + 30
+    while not any(e["clientOrderId"] == cid for e in fake.entries("created")):
+        assert time.monotonic() < deadline, engine.stderr()
+        time.sleep(0.02)
+
+    started = time.monotonic()
+    assert engine.terminate(timeout=10) == 0
+    assert time.monotonic() - started < 10
+    stderr = engine.stderr()
+    assert "Traceback" not in stderr
+    assert f"alert {alert_id} still in flight" in stderr
+    assert export(engine)[alert_id]["orders"][0]["status"] == "submitting"
+
+    restarted = live(engines, fake)
+    record = wait_decided(restarted, [alert_id])[alert_id]
+    assert record["outcome"] == "filled", record["reason"]
+    assert [e["clientOrderId"] for e in fake.entries("order")] == [cid]  # seen exactly once
+
+
 def test_live_mode_without_credentials_stays_in_paper_and_says_why(
     engines: Engines, fake: FakeProcess
 ):

@@ -288,6 +288,14 @@ async def _run_headless(
     finally:
         try:
             await asyncio.wait_for(engine.stop(), timeout=9)
+        except TimeoutError:
+            # DESIGN: stopped within 10 s, exit 0. What did not finish is in the journal
+            # and settled at the next start.
+            print(
+                "tvdesk: the shutdown took more than 9 s; stopped anyway "
+                "(the next start settles what was in flight)",
+                file=sys.stderr,
+            )
         finally:
             stop_logging()
     return 0

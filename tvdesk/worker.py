@@ -10,6 +10,7 @@ and never done twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -37,6 +38,9 @@ log = logging.getLogger(__name__)
 
 INTERNAL_PREFIX = "internal:"  # the client of alerts tvdesk makes itself (flatten)
 RETRY_DELAY_S = 1.0
+# How long stop() lets the alert in flight finish: with the rest of a shutdown it must
+# stay inside DESIGN's 10 s (a live request alone may take that long, retries more).
+STOP_GRACE_S = 5.0
 
 
 @dataclass
@@ -131,13 +135,30 @@ class Worker:
         if self._queue:
             self._wake.set()
 
-    async def stop(self) -> None:
-        """Finish the alert in flight; leave the queued ones in the journal."""
+    async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Finish the alert in flight, for up to ``grace_s``; leave the queued ones.
+
+        One still in flight then is left as a crash would leave it, and settled the same
+        way at the next start: it is still pending, and an order it sent has its
+        ``submitting`` row, so the exchange is asked about it before anything is re-sent.
+        """
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is not None:
+            done, _ = await asyncio.wait({task}, timeout=grace_s)
+            if done:
+                task.result()
+            else:
+                log.warning(
+                    "alert %s still in flight after %.0f s: stopping anyway; the next start "
+                    "settles it (an order it sent is looked up at the exchange first)",
+                    self.in_flight,
+                    grace_s,
+                )
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         for broker in self._started:
             await broker.stop()
         self._started.clear()
