@@ -283,6 +283,15 @@ async def test_a_wrong_signature_on_a_body_that_is_not_json_is_401_not_400(door:
 
 
 @pytest.mark.parametrize("auth", AUTH_FORMS)
+async def test_a_wrong_secret_on_an_alert_with_bad_fields_is_401_not_422(door: Door, auth):
+    # Authentication comes before validation: a stranger learns nothing about the fields.
+    reply = await door.send(alert(side="hold", qty="-1"), auth=auth, secret="whsec_not_the_one")
+
+    body = assert_refused(reply, 401, "unauthorized")
+    assert "fields" not in body
+
+
+@pytest.mark.parametrize("auth", AUTH_FORMS)
 async def test_the_old_secret_works_for_the_grace_window_after_a_rotation(door: Door, auth):
     grace = door.settings.auth.rotation_grace_s
     old = door.secret
@@ -434,6 +443,15 @@ async def test_a_body_over_the_limit_is_413_before_anything_else(door: Door):
     assert "listener.max_body_bytes" in refused["message"]
     await door.settle()
     assert [(r["status"], r["error"]) for r in door.records()] == [("rejected", "too_large")]
+
+
+async def test_a_body_over_the_limit_is_413_even_with_a_wrong_signature(door: Door):
+    limit = door.settings.listener.max_body_bytes
+    body = json.dumps({**alert(), "comment": "x" * limit}).encode()
+
+    reply = await door.post(body, {"X-Signature": hmac_hex("whsec_not_the_one", body)})
+
+    assert_refused(reply, 413, "too_large")
 
 
 async def test_a_chunked_body_over_the_limit_is_413(door: Door):

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -77,9 +79,33 @@ def test_ready_line_engine_file_and_health(engines: Engines):
     assert health["tunnel"]["state"] == "off"
     code, health = get(f"http://127.0.0.1:{info['tunnel_port']}/health")
     assert (code, health["status"]) == (200, "ok")
-    # The control port answers, but only to signed requests.
-    code, reply = get(f"http://127.0.0.1:{info['control_port']}/status")
+    # The control port answers, but only to requests signed with the webhook secret, now.
+    control = f"http://127.0.0.1:{info['control_port']}/status"
+    code, reply = get(control)
     assert (code, reply["error"]) == (401, "unauthorized")
+    for secret, at in (("not-the-secret", time.time()), (SECRET, time.time() - 600)):
+        signature = sign_tvdesk(secret, b"", int(at))
+        request = urllib.request.Request(control, headers={"X-TVDesk-Signature": signature})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 401
+    signature = sign_tvdesk(SECRET, b"", int(time.time()))
+    request = urllib.request.Request(control, headers={"X-TVDesk-Signature": signature})
+    with urllib.request.urlopen(request, timeout=10) as answered:
+        assert json.loads(answered.read())["mode"] == "paper"
+
+
+def test_an_ipv6_host_gives_a_usable_ready_url_and_send_test_reaches_it(engines: Engines):
+    engine = engines.start("data", "--host", "::1")
+
+    assert re.fullmatch(r"http://\[::1\]:\d+", engine.url)
+    code, health = get(f"{engine.url}/health")
+    assert (code, health["status"]) == (200, "ok")
+    sent = run_cli(
+        "send-test", "--data-dir", str(engine.data_dir), env={"TVDESK_WEBHOOK_SECRET": SECRET}
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.startswith(f"200 from {engine.url}/webhook in ")
 
 
 # -- shutdown ------------------------------------------------------------------

@@ -331,7 +331,7 @@ def cmd_export(data_dir: Path | None, fmt: str, output: Path | None) -> int:
 def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
     from tvdesk.core.auth import sign_tvdesk
     from tvdesk.keystore import Keystore, KeystoreError, service_name
-    from tvdesk.settings import resolve_paths
+    from tvdesk.settings import local_url, resolve_paths
 
     paths = resolve_paths(data_dir)
     engine_info = _read_engine_file(paths.engine_file)
@@ -348,7 +348,8 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
         if not engine_info:
             return _fail(f"no tvdesk is running on {paths.data_dir}: start it, or pass --url")
         # Through the tunnel when it is up: out to the internet and back, like TradingView.
-        base = public_url.rstrip("/") if public_url else f"http://127.0.0.1:{engine_info['port']}"
+        listener = local_url(str(engine_info.get("host", "127.0.0.1")), int(engine_info["port"]))
+        base = public_url.rstrip("/") if public_url else listener
         url = f"{base}/webhook"
     elif not url.rstrip("/").endswith("/webhook"):
         url = url.rstrip("/") + "/webhook"

@@ -42,7 +42,7 @@ from tvdesk.keystore import Keystore
 from tvdesk.lockfile import DataDirLock
 from tvdesk.queries import Queries
 from tvdesk.server import DoorDeps, create_app
-from tvdesk.settings import Paths, Settings
+from tvdesk.settings import Paths, Settings, local_url
 from tvdesk.settings_sync import SettingsSync, changes
 from tvdesk.tunnel import TunnelManager
 from tvdesk.worker import INTERNAL_PREFIX, Job, Worker, day_start
@@ -397,10 +397,7 @@ class Engine:
 
     @property
     def local_url(self) -> str:
-        host = self.settings.listener.host
-        if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
-        return f"http://{host}:{self.port}"
+        return local_url(self.settings.listener.host, self.port)
 
     async def status(self) -> dict[str, Any]:
         """Listener, tunnel, mode, kill switch, queue depth and today's counters."""

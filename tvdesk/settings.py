@@ -616,6 +616,15 @@ class Paths:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
+def local_url(host: str, port: int) -> str:
+    """The URL this machine reaches a listener on ``host``:``port`` at (a wildcard: loopback)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{port}"
+
+
 def resolve_paths(data_dir: Path | None) -> Paths:
     if data_dir is not None:
         root = Path(data_dir).expanduser().resolve()
