@@ -125,6 +125,18 @@ def test_send_test_then_export_while_running_and_after_stop(engines: Engines):
     assert [stopped[k] for k in same] == [running[k] for k in same]
 
 
+def test_a_422s_field_errors_are_in_both_formats(engines: Engines):
+    engine = engines.start()
+    bad = {"symbol": "BTCUSDT", "side": "hold", "qty": "0.001", "client_ref": "bad-side"}
+    code, reply = engine.post_signed(bad)
+    assert code == 422 and "side" in reply["fields"]
+
+    (record,) = [json.loads(line) for line in export(engine.data_dir).splitlines()]
+    assert record["fields"] == reply["fields"]
+    (row,) = list(csv.DictReader(io.StringIO(export(engine.data_dir, "--format", "csv"))))
+    assert (row["error"], json.loads(row["fields"])) == ("invalid_alert", reply["fields"])
+
+
 def test_export_without_a_journal_says_so(tmp_path: Path):
     data_dir = tmp_path / "never-ran"
 

@@ -86,6 +86,23 @@ def test_a_signed_alert_is_filled_on_paper_and_exported_with_its_trail(engines: 
     steps = [entry["step"] for entry in record["trail"]]
     assert steps[:2] == ["auth", "parse"] and "risk" in steps and "submit" in steps
     assert set(record["latency_ms"]) >= {"auth", "parse", "map", "risk", "submit", "record"}
+    # Headless mode prints each event as one structured (JSON) log line.
+    decided = event_lines(engine, "AlertDecided", reply["alert_id"])
+    assert decided[0]["outcome"] == "filled" and decided[0]["reason"] == record["reason"]
+    filled = event_lines(engine, "OrderFilled", reply["alert_id"])
+    assert (filled[0]["symbol"], filled[0]["qty"]) == ("BTC/USDT", "0.01")
+
+
+def event_lines(engine: EngineProcess, name: str, alert_id: str) -> list[dict[str, Any]]:
+    """The engine's log lines for one event of one alert (waits for the log writer)."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [json.loads(line) for line in engine.stderr().splitlines() if line.startswith("{")]
+        found = [e for e in lines if e.get("event") == name and e.get("alert_id") == alert_id]
+        if found or time.monotonic() > deadline:
+            assert found, f"no {name} line for {alert_id} in the log"
+            return found
+        time.sleep(0.05)
 
 
 def test_kill_refuses_the_next_alert_and_resume_lifts_it(engines: Engines):

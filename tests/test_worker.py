@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 from tests.support.paper import PaperDesk, paper_settings
-from tvdesk.core.events import KillSwitchChanged, OrderFilled, OrderSubmitted
+from tvdesk.core.events import AlertDecided, KillSwitchChanged, OrderFilled, OrderSubmitted
 
 D = Decimal
 
@@ -59,6 +60,17 @@ async def test_a_stop_loss_and_take_profit_on_paper_are_reported_as_not_placed(
         assert len(record["orders"]) == 1  # the entry only
         plain = await desk.trade(qty="0.01", price="50000")
         assert "protect" not in [t["step"] for t in desk.export()[plain.alert_id]["trail"]]
+
+
+async def test_alerts_are_decided_in_the_order_they_arrived(tmp_path: Path) -> None:
+    async with PaperDesk(tmp_path) as desk:
+        replies = await asyncio.gather(*(desk.post(qty="0.001") for _ in range(30)))
+        assert all(status == 200 for status, _ in replies)
+        for _, reply in replies:
+            await desk.outcome(reply["alert_id"])
+        arrived = list(desk.export())  # the journal's arrival order
+        decided = [e.alert_id for e in desk.events if isinstance(e, AlertDecided)]
+        assert decided == arrived
 
 
 async def test_selling_realises_average_cost_pnl_net_of_fees(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ ALERT_FIELDS = (
     "status",
     "error",
     "message",
+    "fields",
     "symbol",
     "side",
     "qty",
@@ -149,6 +150,8 @@ def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
         base = {key: _cell(record.get(key)) for key in ALERT_FIELDS}
         base["latency_ms"] = json.dumps(record["latency_ms"])
         base["trail"] = json.dumps(record["trail"], ensure_ascii=False)
+        if record.get("fields"):
+            base["fields"] = json.dumps(record["fields"], ensure_ascii=False)
         for order in record["orders"] or [{}]:
             row = dict(base)
             row.update({f"order.{k}": _cell(order.get(k)) for k in ORDER_FIELDS})
