@@ -1,0 +1,55 @@
+"""The journal file itself: WAL, synced commits for what must survive, and its schema."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tests.support.engine_proc import run_cli
+from tvdesk.journal import SCHEMA_VERSION, Journal, JournalError
+
+FULL, NORMAL = 2, 1
+
+
+def synchronous(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA synchronous").fetchone()[0])
+
+
+async def test_admissions_commit_synced_and_only_redoable_writes_skip_the_fsync(tmp_path: Path):
+    journal = Journal(tmp_path / "journal.sqlite3")
+    journal.open()
+    try:
+        assert await journal.run(synchronous) == FULL  # every run() is durable by default
+        # A paper outcome (durable=False) alone may skip the fsync: lost, it is redone.
+        assert await journal.run(synchronous, durable=False) == NORMAL
+        assert await journal.run(synchronous) == FULL
+    finally:
+        journal.close()
+    with closing(sqlite3.connect(tmp_path / "journal.sqlite3")) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_journal_from_a_newer_tvdesk_is_refused_by_the_engine_and_the_export(tmp_path: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    with closing(sqlite3.connect(data / "journal.sqlite3")) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+
+    with pytest.raises(JournalError, match=r"newer tvdesk .*upgrade tvdesk or use another"):
+        Journal(data / "journal.sqlite3").open()
+    exported = run_cli("export", "--data-dir", str(data))
+    assert exported.returncode != 0 and exported.stdout == ""
+    assert exported.stderr.startswith("tvdesk: ") and "Traceback" not in exported.stderr
+    assert f"schema {SCHEMA_VERSION + 1}" in exported.stderr
+    started = run_cli(
+        "--headless", "--no-tunnel", "--port", "0", "--data-dir", str(data),
+        env={"TVDESK_WEBHOOK_SECRET": "journal-test-secret-123"},
+    )  # fmt: skip
+    assert started.returncode != 0 and "Traceback" not in started.stderr
+    assert "newer tvdesk" in started.stderr
+    with closing(sqlite3.connect(data / "journal.sqlite3")) as conn:  # left as it was
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
