@@ -158,6 +158,9 @@ def test_kill_9_mid_burst_then_restart_decides_every_alert_once(engines: Engines
         for future in futures:
             future.result()
     assert KILL_AFTER <= len(acknowledged) < BURST, "the kill did not land mid-burst"
+    left = {r["alert_id"] for r in export(engine).values() if r["outcome"] == "pending"}
+    # Else the restart would have nothing to resume: the burst outran the worker.
+    assert left & set(acknowledged.values()), "no acknowledged alert was still pending"
 
     restarted = engines.start()
     records = wait_decided(restarted, list(acknowledged.values()))
