@@ -105,6 +105,43 @@ def event_lines(engine: EngineProcess, name: str, alert_id: str) -> list[dict[st
         time.sleep(0.05)
 
 
+def test_refusals_dry_runs_and_a_resting_limit_as_a_process(engines: Engines):
+    engine = engines.start()
+
+    def decide(ref: str, **fields: Any) -> dict[str, Any]:
+        code, reply = engine.post_signed(paper_alert(ref, **fields))
+        assert code == 200, reply
+        return wait_decided(engine, [reply["alert_id"]])[reply["alert_id"]]
+
+    too_big = decide("too-big", qty="0.025")
+    assert (too_big["outcome"], too_big["orders"]) == ("rejected", [])
+    assert too_big["reason"] == "order notional 1,250.00 USDT exceeds max_notional 1,000.00"
+    unheld = decide("unheld", side="sell", qty="0.01")
+    assert (unheld["outcome"], unheld["orders"]) == ("rejected", [])
+    assert unheld["reason"] == "nothing to sell: the account holds no BTC"
+    dry = decide("dry", test=True)
+    assert (dry["outcome"], dry["orders"]) == ("dry_run", [])
+    assert dry["reason"] == "would buy 0.0001 BTC/USDT on binance (test)"
+
+    resting = decide("resting", order_type="limit", price="49000")
+    assert resting["outcome"] == "open"
+    assert resting["orders"][0]["status"] == "open"
+    decide("crossing", price="48900")  # a later price below the limit fills it
+    filled = export(engine)[resting["alert_id"]]
+    assert filled["outcome"] == "filled"
+    assert (filled["orders"][0]["status"], filled["orders"][0]["avg_price"]) == ("filled", "49000")
+
+
+def test_the_exchange_flag_is_where_alerts_without_one_trade(engines: Engines):
+    engine = engines.start("data", "--exchange", "kraken")
+    code, reply = engine.post_signed(paper_alert("on-kraken", symbol="BTCUSDT"))
+    assert code == 200, reply
+    record = wait_decided(engine, [reply["alert_id"]])[reply["alert_id"]]
+    assert record["outcome"] == "filled", record["reason"]
+    assert record["orders"][0]["exchange"] == "kraken"
+    assert "kraken" not in (engine.data_dir / "settings.toml").read_text()  # flags stay flags
+
+
 def test_kill_refuses_the_next_alert_and_resume_lifts_it(engines: Engines):
     engine = engines.start()
     assert control(engine, "kill")["kill_switch"] is True

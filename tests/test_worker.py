@@ -73,6 +73,22 @@ async def test_alerts_are_decided_in_the_order_they_arrived(tmp_path: Path) -> N
         assert decided == arrived
 
 
+async def test_two_engines_in_one_process_share_nothing(tmp_path: Path) -> None:
+    async with (
+        PaperDesk(tmp_path / "one") as one,
+        PaperDesk(tmp_path / "two", paper_settings(kill_switch=True)) as two,
+    ):
+        filled = await one.trade(qty="0.01", price="50000")
+        refused = await two.trade(qty="0.01", price="50000")
+        assert (filled.outcome, refused.outcome) == ("filled", "rejected")
+        assert list(one.export()) == [filled.alert_id]
+        assert list(two.export()) == [refused.alert_id]
+        assert (await one.balances())["BTC"] == D("0.01")
+        assert "BTC" not in await two.balances() or (await two.balances())["BTC"] == 0
+        assert one.decided.keys() == {filled.alert_id}
+        assert two.decided.keys() == {refused.alert_id}
+
+
 async def test_selling_realises_average_cost_pnl_net_of_fees(tmp_path: Path) -> None:
     async with PaperDesk(tmp_path) as desk:
         await desk.trade(side="buy", qty="0.01", price="50000")
