@@ -53,3 +53,20 @@ def test_a_journal_from_a_newer_tvdesk_is_refused_by_the_engine_and_the_export(t
     assert "newer tvdesk" in started.stderr
     with closing(sqlite3.connect(data / "journal.sqlite3")) as conn:  # left as it was
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+
+
+async def test_the_database_itself_refuses_a_second_accepted_alert_with_one_client_ref(
+    tmp_path: Path,
+):
+    journal = Journal(tmp_path / "journal.sqlite3")
+    journal.open()
+    journal.close()
+    insert = (
+        "INSERT INTO alerts (alert_id, received_at, status, client_ref, outcome)"
+        " VALUES (?, 0, ?, 'ref-1', 'pending')"
+    )
+    with closing(sqlite3.connect(tmp_path / "journal.sqlite3")) as conn:
+        conn.execute(insert, ("first", "accepted"))
+        conn.execute(insert, ("refused-copy", "duplicate"))  # refusals may repeat it
+        with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+            conn.execute(insert, ("second", "accepted"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tvdesk import selftest
 
 
@@ -52,3 +54,13 @@ def test_an_alert_that_never_decides_times_out(monkeypatch, capsys):
     monkeypatch.setattr(selftest, "TIMEOUT_S", 1.0)
     assert selftest.run_self_test() == 1
     assert "the alert: no outcome within" in capsys.readouterr().err
+
+
+def test_the_command_prints_ok_and_exits_0():
+    from tests.support.engine_proc import run_cli
+
+    result = run_cli("--self-test", timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert re.fullmatch(r"self-test ok \(\d+ ms\): .*one signed alert filled on paper", line)

@@ -73,6 +73,20 @@ async def test_alerts_are_decided_in_the_order_they_arrived(tmp_path: Path) -> N
         assert decided == arrived
 
 
+async def test_one_client_ref_sent_ten_times_at_once_is_accepted_once(tmp_path: Path) -> None:
+    async with PaperDesk(tmp_path) as desk:
+        replies = await asyncio.gather(
+            *(desk.post(qty="0.001", client_ref="same-bar-close") for _ in range(10))
+        )
+        codes = sorted(status for status, _ in replies)
+        assert codes == [200] + [409] * 9
+        (first,) = [reply["alert_id"] for status, reply in replies if status == 200]
+        assert {reply["alert_id"] for status, reply in replies if status == 409} == {first}
+        assert (await desk.outcome(first)).outcome == "filled"
+        accepted = [r for r in desk.export().values() if r["status"] == "accepted"]
+        assert [r["alert_id"] for r in accepted] == [first]
+
+
 async def test_two_engines_in_one_process_share_nothing(tmp_path: Path) -> None:
     async with (
         PaperDesk(tmp_path / "one") as one,
