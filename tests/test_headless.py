@@ -26,6 +26,8 @@ import pytest
 
 import tvdesk
 from tests.support.engine_proc import Engines, dry_run_alert, get, run_cli
+from tvdesk.control import call as control_call
+from tvdesk.control import signed_message
 from tvdesk.core.auth import sign_tvdesk
 
 # Shaped like the secrets tvdesk makes itself (43 characters).
@@ -79,20 +81,30 @@ def test_ready_line_engine_file_and_health(engines: Engines):
     assert health["tunnel"]["state"] == "off"
     code, health = get(f"http://127.0.0.1:{info['tunnel_port']}/health")
     assert (code, health["status"]) == (200, "ok")
-    # The control port answers, but only to requests signed with the webhook secret, now.
-    control = f"http://127.0.0.1:{info['control_port']}/status"
-    code, reply = get(control)
+    # The control port answers only to requests signed with the webhook secret, now, for
+    # that very request: not a webhook's signature, nor another control request's.
+    base = f"http://127.0.0.1:{info['control_port']}"
+    code, reply = get(f"{base}/status")
     assert (code, reply["error"]) == (401, "unauthorized")
-    for secret, at in (("not-the-secret", time.time()), (SECRET, time.time() - 600)):
-        signature = sign_tvdesk(secret, b"", int(at))
-        request = urllib.request.Request(control, headers={"X-TVDesk-Signature": signature})
+    now = time.time()
+    alert = json.dumps(dry_run_alert("replayed")).encode()
+    status_message = signed_message("GET", "/status", b"")
+    refused_signatures = [
+        ("GET", "/status", b"", sign_tvdesk("not-the-secret", status_message, int(now))),
+        ("GET", "/status", b"", sign_tvdesk(SECRET, status_message, int(now) - 600)),
+        ("POST", "/flatten", alert, sign_tvdesk(SECRET, alert, int(now))),  # a webhook's
+        ("POST", "/kill", b"", sign_tvdesk(SECRET, status_message, int(now))),  # another's
+    ]
+    for method, path, body, signature in refused_signatures:
+        request = urllib.request.Request(
+            base + path, data=body or None, method=method,
+            headers={"X-TVDesk-Signature": signature},
+        )  # fmt: skip
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=10)
-        assert refused.value.code == 401
-    signature = sign_tvdesk(SECRET, b"", int(time.time()))
-    request = urllib.request.Request(control, headers={"X-TVDesk-Signature": signature})
-    with urllib.request.urlopen(request, timeout=10) as answered:
-        assert json.loads(answered.read())["mode"] == "paper"
+        assert refused.value.code == 401, (method, path)
+    status = control_call(info["control_port"], SECRET, "GET", "/status")
+    assert (status["mode"], status["kill_switch"]) == ("paper", False)
 
 
 def test_an_ipv6_host_gives_a_usable_ready_url_and_send_test_reaches_it(engines: Engines):

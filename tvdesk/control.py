@@ -2,8 +2,9 @@
 
 ``tvdesk status`` / ``kill`` / ``resume`` / ``flatten`` talk to the running
 engine of a data dir here. Requests carry ``X-TVDesk-Signature`` made with the
-webhook secret, so another local user who can reach the port but cannot read
-the keyring cannot flip the kill switch.
+webhook secret over the method, path and body (``signed_message``), so another
+local user who can reach the port but cannot read the keyring cannot flip the
+kill switch, nor replay a webhook's signature as a control request.
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ async def _signed_loopback_only(request: web.Request, handler: Handler) -> web.S
     if not signature:
         return _json({"error": "unauthorized", "message": "control requests must be signed"}, 401)
     result = auth.verify_signature(
-        (auth.TVDESK_SIGNATURE_HEADER, signature), body, engine.keystore.webhook_secrets(now), now
+        (auth.TVDESK_SIGNATURE_HEADER, signature),
+        signed_message(request.method, request.path, body),
+        engine.keystore.webhook_secrets(now),
+        now,
     )
     if not result.ok:
         return _json({"error": "unauthorized", "message": result.reason}, 401)
@@ -108,20 +112,25 @@ class ControlError(Exception):
     """The running engine could not be reached or refused; the message says why."""
 
 
+def signed_message(method: str, path: str, body: bytes) -> bytes:
+    """What a control request's signature covers: its method and path, then its body.
+
+    So a webhook's signature (over a body alone), or one control request's, cannot be
+    replayed as another: a captured alert signature never flattens positions.
+    """
+    return f"tvdesk-control {method.upper()} {path}\n".encode() + body
+
+
 def call(
     port: int, secret: str, method: str, path: str, body: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    data = json.dumps(body).encode() if body is not None else b""
+    data = json.dumps(body).encode() if body is not None and method == "POST" else b""
+    signature = auth.sign_tvdesk(secret, signed_message(method, path, data), int(time.time()))
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
         data=data if method == "POST" else None,
         method=method,
-        headers={
-            "Content-Type": "application/json",
-            auth.TVDESK_SIGNATURE_HEADER: auth.sign_tvdesk(
-                secret, data if method == "POST" else b"", int(time.time())
-            ),
-        },
+        headers={"Content-Type": "application/json", auth.TVDESK_SIGNATURE_HEADER: signature},
     )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
