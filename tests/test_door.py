@@ -766,6 +766,11 @@ async def test_secrets_never_reach_a_file_or_a_reply(door: Door):
             (409, await door.send(alert(client_ref=f"tv-{SECRET}-1"), auth="tvdesk")),
             (422, await door.send(alert(symbol=SECRET, side="hold"))),
             (401, await door.post({**alert(), "webhook_secret": SECRET})),
+            # Nearly the secret, under names that do not say it is one.
+            (401, await door.post({**alert(), "webhook_secret": guess})),
+            (401, await door.post({**alert(), "note": f"was {SECRET[3:30]}?"})),
+            (422, await door.send(alert(password=api_secret))),
+            (401, await door.post({**alert(), "api-key": api_key})),
             (401, await door.post({**alert(), "secret ": SECRET})),
             # Quoted back in a 422's message, which shortens long values.
             (422, await door.send(alert(qty=SECRET))),
@@ -790,7 +795,7 @@ async def test_secrets_never_reach_a_file_or_a_reply(door: Door):
     assert any(path.name == "journal.sqlite3-wal" for path in running)
     assert door.paths.log_file in stopped
     assert b"AlertRejected" in stopped[door.paths.log_file]
-    for value in (SECRET, new, api_key, api_secret, guess):
+    for value in (SECRET, new, api_key, api_secret, guess, SECRET[3:30]):
         for reply in replies:
             assert not leaked(value, reply.text), reply.text
         for files in (running, stopped):

@@ -29,6 +29,7 @@ from tvdesk.core.alert import (
     load_body,
     parse_alert,
     redact,
+    scrub_runs,
     text_hash,
 )
 from tvdesk.core.clock import Clock
@@ -286,7 +287,9 @@ class _Door:
             headers = None
         record = self._record("rejected", error, message)
         if redacted is not None:
-            record.raw = canonical_json(redacted)[:RAW_KEEP_BYTES]
+            known = self.deps.keystore.webhook_secrets(self.now)
+            raw = canonical_json(redacted)[:RAW_KEEP_BYTES]
+            record.raw = scrub_runs(raw, (known.current, known.previous or ""))
         self.deps.journal.refuse_unauthenticated(record)
         self._rejected(None, error, message)
         return reply(code, error=error, message=message, headers=headers)
