@@ -135,3 +135,15 @@ async def test_the_first_alert_of_a_new_day_trades_when_the_trip_lifts(tmp_path:
         filled = await desk.trade(side="buy", qty="0.001", price="40000")
         assert filled.outcome == "filled", filled.reason
         assert desk.engine.settings.risk.kill_switch is False
+
+
+async def test_the_trip_holds_even_when_settings_toml_cannot_be_written(tmp_path: Path) -> None:
+    async with PaperDesk(tmp_path, limited()) as desk:
+        toml = desk.paths.settings_file
+        toml.unlink(missing_ok=True)
+        toml.mkdir()  # in the file's place: every save fails, as on a full or broken disk
+        await trip(desk)  # asserts the kill switch is on
+        refused = await desk.trade(side="buy", qty="0.001", price="40000")
+        assert refused.outcome == "rejected" and "kill switch" in refused.reason
+        # The worker lives on: later alerts are still decided.
+        assert (await desk.trade(side="buy", qty="0.001", price="40000")).outcome == "rejected"

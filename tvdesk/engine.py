@@ -42,7 +42,7 @@ from tvdesk.keystore import Keystore
 from tvdesk.lockfile import DataDirLock
 from tvdesk.queries import Queries
 from tvdesk.server import DoorDeps, create_app
-from tvdesk.settings import Paths, Settings, local_url
+from tvdesk.settings import Paths, Settings, SettingsError, local_url
 from tvdesk.settings_sync import SettingsSync, changes
 from tvdesk.tunnel import TunnelManager
 from tvdesk.worker import INTERNAL_PREFIX, Job, Worker, day_start
@@ -278,8 +278,11 @@ class Engine:
         """
         while True:
             await asyncio.sleep(SETTINGS_POLL_S)
-            self.settings_sync.poll()
-            self.worker.roll_day(self.clock.time())
+            try:
+                self.settings_sync.poll()
+                self.worker.roll_day(self.clock.time())
+            except Exception:  # one bad look must not end the watching
+                log.exception("watching settings.toml and the clock failed; trying again")
 
     def set_mode(self, mode: str) -> None:
         self.update_settings(replace(self.settings, mode=mode))
@@ -291,7 +294,17 @@ class Engine:
         at the next one, also across a restart. Any other call keeps it as it is told.
         """
         risk = replace(self.settings.risk, kill_switch=on)
-        self.update_settings(replace(self.settings, risk=risk))
+        turned = replace(self.settings, risk=risk)
+        try:
+            self.update_settings(turned)
+        except (SettingsError, OSError) as exc:
+            # The switch must hold even when the file cannot take it: for this run at least.
+            log.error(
+                "kill switch %s for this run only: settings.toml could not be saved (%s)",
+                "ON" if on else "off",
+                exc,
+            )
+            self.update_settings(turned, persist=False)
         self._kill_reason = reason if on else ""
         self._remember_trip(daily_loss_day if on else None)
         log.warning("kill switch %s: %s", "ON" if on else "off", reason)

@@ -253,6 +253,10 @@ class Worker:
                     log.error("alert %s not recorded (%s); retrying", job.alert_id, exc)
                     await asyncio.sleep(RETRY_DELAY_S)
                     continue
+                except Exception:
+                    # A bug must not end the worker: every later alert would stay pending.
+                    # This one stays as the journal has it (pending: it runs at the next start).
+                    log.exception("alert %s: tvdesk failed while finishing it", job.alert_id)
                 finally:
                     self.in_flight = None
                 self._queued.discard(self._queue.popleft().alert_id)
@@ -311,10 +315,11 @@ class Worker:
             self._pnl_today += execution.realized_pnl
             for event in execution.events:
                 self.bus.publish(event)
-            self._check_daily_loss(now)
         for alert_id, outcome in settled:
             self.bus.publish(AlertDecided(now, alert_id, outcome, "resting limit order filled"))
         self.bus.publish(AlertDecided(now, job.alert_id, decision.outcome, decision.reason))
+        if execution is not None:
+            self._check_daily_loss(now)
 
     # -- deciding --------------------------------------------------------------
 
