@@ -115,6 +115,50 @@ async def test_protective_orders_the_exchange_cannot_take_are_refused_with_the_r
         assert len(stops) == 1
 
 
+async def test_going_flat_cancels_the_stop_loss_that_holds_the_coins_and_sells(tmp_path: Path):
+    async with FakeBinance() as fake, LiveDesk(tmp_path, fake) as desk:
+        entry = await desk.trade(
+            position_size="0.01", market_position="long", side=None, qty=None, stop_loss="45000"
+        )
+        assert entry.reason.endswith("; stop-loss sell 0.00999 @ 45000 placed")
+
+        flat = await desk.trade(market_position="flat", position_size="0", side=None, qty=None)
+
+        assert flat.outcome == "filled", flat.reason
+        stop = fake.created()[1]
+        assert (stop.type, stop.status) == ("STOP_LOSS", "CANCELED")
+        assert fake.created()[-1].side == "SELL" and fake.created()[-1].type == "MARKET"
+        assert (await desk.position())["qty"] == 0
+        assert desk.orders(entry.alert_id)[1]["status"] == "canceled"
+        trail = [t["detail"] for t in desk.export()[flat.alert_id]["trail"]]
+        cancelled = f"cancelled stop-loss tvd{entry.alert_id}1 (sell 0.00999 @ 45000)"
+        assert any(t.startswith(cancelled) for t in trail), trail
+        assert "no stop-loss or take-profit" not in flat.reason  # nothing left to protect
+
+
+async def test_a_partial_exit_says_the_rest_is_no_longer_protected(tmp_path: Path):
+    async with FakeBinance() as fake, LiveDesk(tmp_path, fake) as desk:
+        await desk.trade(qty="0.01", stop_loss="45000")
+
+        half = await desk.trade(side="sell", qty="0.005")
+
+        assert half.outcome == "filled", half.reason
+        assert half.reason.endswith("; the remaining 0.00499 BTC has no stop-loss or take-profit")
+        assert [o.status for o in fake.created() if o.type == "STOP_LOSS"] == ["CANCELED"]
+
+
+async def test_flatten_closes_a_protected_position(tmp_path: Path):
+    async with FakeBinance() as fake, LiveDesk(tmp_path, fake) as desk:
+        await desk.trade(qty="0.01", stop_loss="45000")
+
+        (flatten_id,) = await desk.engine.flatten()
+
+        closed = await desk.outcome(flatten_id)
+        assert closed.outcome == "filled", closed.reason
+        assert (await desk.position())["qty"] == 0
+        assert [o.status for o in fake.created() if o.type == "STOP_LOSS"] == ["CANCELED"]
+
+
 async def test_a_limit_entry_gets_its_stop_loss_when_it_fills(tmp_path: Path):
     async with FakeBinance() as fake, LiveDesk(tmp_path, fake) as desk:
         decided = await desk.trade(qty="0.01", price="49000", order_type="limit", stop_loss="45000")

@@ -25,7 +25,7 @@ from tvdesk.brokers.exchange import Credentials, ExchangeClient, LiveTuning, Ord
 from tvdesk.brokers.ledger import LiveOrder
 from tvdesk.brokers.paper import split_symbol
 from tvdesk.brokers.precision import conform
-from tvdesk.brokers.protect import Protected, protect
+from tvdesk.brokers.protect import Protected, is_protective, protect
 from tvdesk.brokers.retry import CircuitBreaker, backoff
 from tvdesk.brokers.sender import InDoubt, OrderSender, Outcome
 from tvdesk.brokers.watch import OrderWatch
@@ -295,11 +295,54 @@ class LiveBroker:
                 raise Unavailable(f"could not read the {mapping.exchange} balance: {exc}") from None
             self._balances[mapping.exchange] = fetched
         zero = (Decimal(0), Decimal(0))
+        # Coins a stop-loss / take-profit of tvdesk's holds are tvdesk's to sell: execute()
+        # cancels those orders before it sells (spot exchanges lock the coins in them).
+        guarded = sum(
+            (_remaining(row) for row in await self._own_protection(mapping, "sell")), Decimal(0)
+        )
         return Holdings(
             quote_free=fetched[1].get(mapping.quote, zero)[0],
-            base_free=fetched[1].get(mapping.base, zero)[0],
+            base_free=fetched[1].get(mapping.base, zero)[0] + guarded,
             position_qty=await self._position(mapping),
         )
+
+    async def _own_protection(self, mapping: Mapping, side: str) -> list[sqlite3.Row]:
+        """tvdesk's open stop-loss / take-profit orders on this market that ``side`` trades."""
+        return [
+            row
+            for row in await self.rows(ledger.OPEN)
+            if (row["exchange"], row["symbol"], row["side"])
+            == (mapping.exchange, mapping.symbol, side)
+            and is_protective(row["client_order_id"], row["alert_id"])
+        ]
+
+    async def _lift_protection(
+        self, client: ExchangeClient, request: OrderRequest
+    ) -> tuple[list[tuple[str, bool, str]], str | None]:
+        """Cancel the protective orders an exit would trade against; (trail, refusal).
+
+        A sell that closes (part of) a position replaces its stop-loss / take-profit: on
+        spot they hold the very coins it sells, and left open they would act on whatever
+        position comes next. Each cancellation is journaled before the exit is sent.
+        """
+        trail: list[tuple[str, bool, str]] = []
+        for row in await self._own_protection(request.mapping, request.side):
+            cid, words = row["client_order_id"], str(row["order_type"]).replace("_", "-")
+            what = f"{words} {cid} ({row['side']} {text(_remaining(row))} @ {row['price']})"
+            try:
+                if not row["exchange_order_id"]:
+                    raise PermanentError(f"{client.id} never said which order it is")
+                reply = await client.cancel(row["exchange_order_id"], row["symbol"])
+                state = await self.sender.complete(client, ledger.order_from_row(row), reply)
+            except ExchangeError as exc:
+                return trail, f"could not cancel {what} at {client.id}: {exc}; nothing sent"
+            now = self.clock.time()
+            await self.journal.run(lambda c, cid=cid, s=state, t=now: ledger.record(c, cid, s, t))
+            self._balances.pop(client.id, None)  # the coins it held are free again
+            if state.status == "filled":  # it filled before the cancel reached it
+                return trail, f"{what} filled at {client.id} just now; nothing sent"
+            trail.append(("protect", True, f"cancelled {what} to free its coins for this exit"))
+        return trail, None
 
     async def conform(
         self, mapping: Mapping, qty: Decimal, price: Decimal | None
@@ -362,9 +405,19 @@ class LiveBroker:
             price,
         )
         self._last_alert = request.alert_id
+        lifted, refusal = await self._lift_protection(client, request)
+        if refusal is not None:
+            return Execution("failed", refusal, trail=[*lifted, ("protect", False, refusal)])
         execution, state = await self._execution(client, order, self.sender.place(client, order))
         if request.order_type == "limit":
             execution.trail.insert(0, ("precision", True, f"limit order: {note}"))
+        execution.trail[:0] = lifted
+        if lifted and state is not None and state.filled:
+            left = await self._position(mapping) - state.filled
+            if left > 0:
+                note = f"the remaining {text(left)} {mapping.base} has no stop-loss or take-profit"
+                execution.trail.append(("protect", False, note))
+                execution.reason += f"; {note}"
         if state is not None and state.status == "filled":
             protected = await self.protect(
                 client, order, state, request.stop_loss, request.take_profit
@@ -528,3 +581,8 @@ def _chain(first: Write | None, more: list[Write]) -> Callable[[sqlite3.Connecti
         return settled
 
     return write
+
+
+def _remaining(row: sqlite3.Row) -> Decimal:
+    """What an open order has yet to fill."""
+    return max(Decimal(row["qty"]) - Decimal(row["filled"] or 0), Decimal(0))
