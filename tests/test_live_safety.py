@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from tests.support.fake_binance import API_KEY, API_SECRET, FakeBinance
-from tests.support.live import LiveDesk, until
+from tests.support.live import LiveDesk, live_settings, until
 from tvdesk.core.events import ExchangeWarning
 
 D = Decimal
@@ -157,6 +158,20 @@ async def test_flatten_closes_a_protected_position(tmp_path: Path):
         assert closed.outcome == "filled", closed.reason
         assert (await desk.position())["qty"] == 0
         assert [o.status for o in fake.created() if o.type == "STOP_LOSS"] == ["CANCELED"]
+
+
+async def test_open_live_orders_are_still_followed_after_a_restart_in_paper_mode(tmp_path: Path):
+    async with FakeBinance() as fake:
+        async with LiveDesk(tmp_path, fake) as desk:
+            resting = await desk.trade(qty="0.01", price="49000", order_type="limit")
+            assert resting.outcome == "open"
+        paper = replace(live_settings(fake.url), mode="paper")
+        async with LiveDesk(tmp_path, fake, paper) as desk:
+            assert desk.engine.settings.mode == "paper"
+            fake.set_price("BTCUSDT", "48900")  # the exchange fills it meanwhile
+            await until(desk, lambda: desk.orders(resting.alert_id)[0]["status"] == "filled")
+            assert desk.export()[resting.alert_id]["outcome"] == "filled"
+            assert (await desk.position())["qty"] == D("0.00999")
 
 
 async def test_a_limit_entry_gets_its_stop_loss_when_it_fills(tmp_path: Path):

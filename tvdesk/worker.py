@@ -117,8 +117,9 @@ class Worker:
         settings = self.settings()
         exchange, balances = settings.exchange.default, dict(settings.paper.balances)
         await self.journal.run(lambda conn: seed_balances(conn, exchange, balances))
-        # A live order left in doubt is settled before anything else, even in paper mode.
-        if settings.mode != "live" and await asyncio.to_thread(self._live_in_doubt):
+        # A live order left in doubt is settled before anything else, and an open one is
+        # followed until it closes, even in paper mode: the exchange still acts on them.
+        if settings.mode != "live" and await asyncio.to_thread(self._live_unsettled):
             await self._broker("live")
         await self._broker(settings.mode)
         pending = await asyncio.to_thread(self._load_state)
@@ -182,13 +183,13 @@ class Worker:
     def depth(self) -> int:
         return len(self._queue)
 
-    def _live_in_doubt(self) -> bool:
+    def _live_unsettled(self) -> bool:
         conn = connect(self.journal.path, readonly=True)
         try:
             return (
                 conn.execute(
-                    "SELECT 1 FROM orders WHERE mode = 'live'"
-                    " AND status IN ('submitting', 'unknown') LIMIT 1"
+                    "SELECT 1 FROM orders WHERE mode = 'live' AND status IN"
+                    " ('submitting', 'unknown', 'open', 'partially_filled') LIMIT 1"
                 ).fetchone()
                 is not None
             )
