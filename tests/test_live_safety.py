@@ -160,6 +160,23 @@ async def test_flatten_closes_a_protected_position(tmp_path: Path):
         assert [o.status for o in fake.created() if o.type == "STOP_LOSS"] == ["CANCELED"]
 
 
+async def test_a_limit_entry_that_filled_partly_then_expired_gets_a_stop_for_that_part(
+    tmp_path: Path,
+):
+    async with FakeBinance() as fake, LiveDesk(tmp_path, fake) as desk:
+        decided = await desk.trade(qty="0.01", price="49000", order_type="limit", stop_loss="45000")
+        assert decided.outcome == "open"
+
+        fake.fill_part_and_expire(f"tvd{decided.alert_id}", "0.004")
+
+        await until(desk, lambda: [o["status"] for o in desk.orders(decided.alert_id)] == [
+            "canceled", "open"
+        ])  # fmt: skip
+        stop = fake.created()[-1]
+        assert (stop.type, stop.side, stop.qty) == ("STOP_LOSS", "SELL", D("0.00399"))
+        assert desk.export()[decided.alert_id]["outcome"] == "filled"
+
+
 async def test_open_live_orders_are_still_followed_after_a_restart_in_paper_mode(tmp_path: Path):
     async with FakeBinance() as fake:
         async with LiveDesk(tmp_path, fake) as desk:

@@ -225,6 +225,27 @@ class FakeBinance:
             if order.status == "NEW" and self._crossed(order):
                 self._fill(order, order.price if order.type == "LIMIT" else self.prices[symbol])
 
+    def fill_part_and_expire(self, client_order_id: str, qty: str) -> None:
+        """A resting limit buy fills ``qty`` at its price, then expires (the rest is freed)."""
+        (order,) = [o for o in self.orders.values() if o.client_order_id == client_order_id]
+        assert order.status == "NEW" and order.type == "LIMIT" and order.side == "BUY"
+        spec, part = SYMBOLS[order.symbol], Decimal(qty)
+        spend, held = self._hold(order)
+        self.locked[spend] -= held
+        cost, fee = part * order.price, part * FEE_RATE
+        self.free[spend] += held - cost
+        self.free[spec["base"]] = self.free.get(spec["base"], Decimal(0)) + part - fee
+        order.status, order.executed, order.quote = "EXPIRED", part, cost
+        order.fills = [
+            {
+                "price": f"{order.price:f}",
+                "qty": f"{part:f}",
+                "commission": f"{fee:f}",
+                "commissionAsset": spec["base"],
+                "tradeId": next(self._trade_ids),
+            }
+        ]
+
     def add_order(self, client_order_id: str, qty: str, symbol: str = "BTCUSDT") -> Order:
         """A market buy the exchange made from a request whose reply never arrived."""
         params = {"symbol": symbol, "side": "BUY", "type": "MARKET", "quantity": qty}

@@ -418,7 +418,7 @@ class LiveBroker:
                 note = f"the remaining {text(left)} {mapping.base} has no stop-loss or take-profit"
                 execution.trail.append(("protect", False, note))
                 execution.reason += f"; {note}"
-        if state is not None and state.status == "filled":
+        if state is not None and _closed_with_a_fill(state):
             protected = await self.protect(
                 client, order, state, request.stop_loss, request.take_profit
             )
@@ -586,3 +586,12 @@ def _chain(first: Write | None, more: list[Write]) -> Callable[[sqlite3.Connecti
 def _remaining(row: sqlite3.Row) -> Decimal:
     """What an open order has yet to fill."""
     return max(Decimal(row["qty"]) - Decimal(row["filled"] or 0), Decimal(0))
+
+
+def _closed_with_a_fill(state: OrderState) -> bool:
+    """The entry is done and bought something: what it bought gets its protection.
+
+    Also when it filled only partly and then ended (cancelled, expired): the part bought
+    is a position like any other, and a stop-loss asked for is never dropped in silence.
+    """
+    return state.status not in ledger.OPEN and bool(state.filled)

@@ -168,8 +168,8 @@ class OrderWatch:
             events.append(AlertDecided(now, alert_id, outcome, reason))
         for event in events:
             self.broker.bus.publish(event)
-        if state.status == "filled" and primary:
-            await self._ensure_protection(client, order, state)
+        if primary and state.status not in ledger.OPEN and state.filled:
+            await self._ensure_protection(client, order, state)  # a partial fill too
         elif state.status == "filled" and is_protective(cid, alert_id):
             await self._cancel_sibling(client, order)
 
