@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
+from contextlib import closing
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -175,6 +177,26 @@ async def test_a_limit_entry_that_filled_partly_then_expired_gets_a_stop_for_tha
         stop = fake.created()[-1]
         assert (stop.type, stop.side, stop.qty) == ("STOP_LOSS", "SELL", D("0.00399"))
         assert desk.export()[decided.alert_id]["outcome"] == "filled"
+
+
+async def test_a_stop_loss_the_journal_cannot_take_is_not_sent_and_the_fill_is_kept(
+    tmp_path: Path,
+):
+    async with FakeBinance() as fake, LiveDesk(tmp_path, fake) as desk:
+        with closing(sqlite3.connect(desk.paths.journal_file)) as conn:
+            conn.execute(  # a write the journal refuses, like a full disk, for the stop only
+                "CREATE TRIGGER no_stops BEFORE INSERT ON orders WHEN NEW.order_type ="
+                " 'stop_loss' BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END"
+            )
+            conn.commit()
+
+        decided = await desk.trade(qty="0.01", price="50000", stop_loss="45000")
+
+        assert decided.outcome == "filled", decided.reason
+        assert "; stop-loss not placed: the journal refused a write" in decided.reason
+        assert [o["status"] for o in desk.orders(decided.alert_id)] == ["filled"]
+        assert [o.type for o in fake.created()] == ["MARKET"]  # the stop never went out
+        assert (await desk.position())["qty"] == D("0.00999")
 
 
 async def test_open_live_orders_are_still_followed_after_a_restart_in_paper_mode(tmp_path: Path):

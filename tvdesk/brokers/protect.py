@@ -22,6 +22,7 @@ from tvdesk.brokers.precision import conform
 from tvdesk.brokers.sender import InDoubt, OrderSender
 from tvdesk.core.events import Event
 from tvdesk.core.ids import client_order_id
+from tvdesk.journal import JournalError
 
 # (attempt number of the client order id, label, ccxt param, ccxt "has" key, Binance type)
 KINDS = (
@@ -73,7 +74,8 @@ async def protect(
         cid = p.order.client_order_id
         try:
             placed, notes = await sender.place(client, p.order, p.params)
-        except (InDoubt, PermanentError) as exc:
+        except (InDoubt, PermanentError, JournalError) as exc:
+            # JournalError: its submitting row could not be written, so it was never sent.
             status = "unknown" if isinstance(exc, InDoubt) else "rejected"
             done.writes.append(ledger.marker(cid, status, str(exc)))
             done.trail.append(("protect", False, f"{p.words} not placed: {exc}"))
