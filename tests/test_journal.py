@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -70,3 +71,28 @@ async def test_the_database_itself_refuses_a_second_accepted_alert_with_one_clie
         conn.execute(insert, ("refused-copy", "duplicate"))  # refusals may repeat it
         with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
             conn.execute(insert, ("second", "accepted"))
+
+
+async def test_a_version_1_journal_is_migrated_and_its_pending_alert_still_runs(tmp_path: Path):
+    from tests.support.paper import PaperDesk
+    from tvdesk.journal import _MIGRATIONS, _split_sql
+
+    path = tmp_path / "journal.sqlite3"
+    with closing(sqlite3.connect(path)) as conn:
+        for statement in _split_sql(_MIGRATIONS[0]):
+            conn.execute(statement)
+        conn.execute("PRAGMA user_version = 1")
+        alert = {"symbol": "BINANCE:BTCUSDT", "side": "buy", "qty": "0.01", "price": "50000"}
+        conn.execute(
+            "INSERT INTO alerts (alert_id, received_at, client, status, client_ref, alert,"
+            " outcome) VALUES ('01OLDV1ALERT', 1.0, '127.0.0.1', 'accepted', 'v1', ?, 'pending')",
+            (json.dumps(alert),),
+        )
+        conn.commit()
+
+    async with PaperDesk(tmp_path) as desk:
+        decided = await desk.outcome("01OLDV1ALERT")
+        assert decided.outcome == "filled", decided.reason
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("SELECT mode FROM alerts WHERE client_ref = 'v1'").fetchone() == (None,)

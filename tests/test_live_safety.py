@@ -199,6 +199,25 @@ async def test_a_stop_loss_the_journal_cannot_take_is_not_sent_and_the_fill_is_k
         assert (await desk.position())["qty"] == D("0.00999")
 
 
+async def test_an_alert_accepted_in_paper_is_never_sent_live_after_a_switch(tmp_path: Path):
+    async with FakeBinance() as fake:
+        paper = replace(live_settings(fake.url), mode="paper")
+        async with LiveDesk(tmp_path, fake, paper) as desk:
+            await desk.engine.worker.stop()  # queued, as when tvdesk stops before running it
+            status, reply = await desk.post(qty="0.01", price="50000")
+            assert status == 200
+        async with LiveDesk(tmp_path, fake) as desk:  # started again, live this time
+            decided = await desk.outcome(reply["alert_id"])
+            assert decided.outcome == "rejected"
+            assert decided.reason == (
+                "accepted while tvdesk was in paper mode, and it is live now: not sent to "
+                "the exchange (send the alert again to trade it live)"
+            )
+            assert fake.created() == []
+            live = await desk.trade(qty="0.01", price="50000")  # one accepted live trades
+            assert live.outcome == "filled", live.reason
+
+
 async def test_open_live_orders_are_still_followed_after_a_restart_in_paper_mode(tmp_path: Path):
     async with FakeBinance() as fake:
         async with LiveDesk(tmp_path, fake) as desk:

@@ -391,6 +391,7 @@ class Engine:
             outcome="pending",
             trail=[{"step": "source", "ok": True, "detail": f"made by tvdesk ({detail})"}],
             replay_of=replay_of,
+            mode=self.settings.mode,
         )
         await self.journal.admit(record, 0)
         self._on_accepted(record)
@@ -513,5 +514,6 @@ class Engine:
                 trail=record.trail,
                 latency=record.latency,
                 replay_of=record.replay_of,
+                mode=record.mode,
             )
         )

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_BATCH = 256
 # Unauthenticated failures stored row by row per client per minute; the rest
 # of a flood only bumps one summary row.
@@ -141,6 +141,10 @@ _MIGRATIONS: list[str] = [
         value  TEXT NOT NULL
     );
     """,
+    # v2: the mode an alert was accepted in; it trades live only if accepted live.
+    """
+    ALTER TABLE alerts ADD COLUMN mode TEXT;
+    """,
 ]
 
 
@@ -173,6 +177,7 @@ class AlertRecord:
     latency: dict[str, float] = field(default_factory=dict)
     replay_of: str | None = None
     via_tunnel: bool = False
+    mode: str | None = None  # paper | live, for accepted alerts: the engine's mode then
 
 
 @dataclass(frozen=True)
@@ -553,8 +558,8 @@ def _insert_alert(
     conn.execute(
         """INSERT INTO alerts (alert_id, received_at, client, via_tunnel, status, error, message,
                fields, client_ref, body_hash, duplicate_of, symbol, side, qty, test, alert, raw,
-               outcome, reason, trail, latency, replay_of, first_seen, last_seen)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               outcome, reason, trail, latency, replay_of, first_seen, last_seen, mode)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         (
             record.alert_id,
             record.received_at,
@@ -580,5 +585,6 @@ def _insert_alert(
             record.replay_of,
             record.received_at,
             record.received_at,
+            record.mode,
         ),
     )

@@ -359,6 +359,7 @@ class _Door:
         record.raw = raw[:RAW_KEEP_BYTES]
         record.trail = trail
         record.latency = self.latency
+        record.mode = self.deps.mode()
         try:
             admission = await self.deps.journal.admit(record, self.settings.auth.dedupe_window_s)
         except JournalError as exc:

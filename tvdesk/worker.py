@@ -54,6 +54,7 @@ class Job:
     trail: list[dict[str, Any]] = field(default_factory=list)
     latency: dict[str, float] = field(default_factory=dict)
     replay_of: str | None = None
+    mode: str | None = None  # the engine's mode when it was accepted (None: before v2)
 
 
 @dataclass
@@ -229,9 +230,10 @@ class Worker:
                     trail=json.loads(r["trail"]),
                     latency=json.loads(r["latency"]),
                     replay_of=r["replay_of"],
+                    mode=r["mode"],
                 )
                 for r in conn.execute(
-                    "SELECT alert_id, alert, client, received_at, trail, latency, replay_of"
+                    "SELECT alert_id, alert, client, received_at, trail, latency, replay_of, mode"
                     " FROM alerts WHERE outcome = 'pending' ORDER BY seq"
                 )
             ]
@@ -328,6 +330,14 @@ class Worker:
         # First, so that the first alert of a new UTC day sees a daily-loss trip lifted.
         self.roll_day(self.clock.time())
         settings = self.settings()
+        if settings.mode == "live" and job.mode == "paper":
+            # The trader agreed to live for what comes next, not for what paper had queued.
+            reason = (
+                "accepted while tvdesk was in paper mode, and it is live now: not sent to "
+                "the exchange (send the alert again to trade it live)"
+            )
+            trail.add("mode", False, reason)
+            return Decision("rejected", reason)
         broker = await self._broker(settings.mode)
         if job.replay_of:
             trail.add(
