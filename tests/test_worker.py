@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.support.paper import PaperDesk, paper_settings
+from tests.test_daily_loss import ShiftedClock
 from tvdesk.core.events import AlertDecided, KillSwitchChanged, OrderFilled, OrderSubmitted
 
 D = Decimal
@@ -101,6 +102,67 @@ async def test_two_engines_in_one_process_share_nothing(tmp_path: Path) -> None:
         assert "BTC" not in await two.balances() or (await two.balances())["BTC"] == 0
         assert one.decided.keys() == {filled.alert_id}
         assert two.decided.keys() == {refused.alert_id}
+
+
+async def test_a_limit_alerts_price_crosses_no_other_resting_limit(tmp_path: Path) -> None:
+    async with PaperDesk(tmp_path) as desk:
+        first = await desk.trade(qty="0.01", price="48000", order_type="limit")
+        second = await desk.trade(qty="0.01", price="45000", order_type="limit")
+        assert (first.outcome, second.outcome) == ("open", "open")
+        assert desk.export()[first.alert_id]["outcome"] == "open"  # nobody traded at 45000
+        crossing = await desk.trade(qty="0.001", price="47000")  # a market print at 47000
+        assert crossing.outcome == "filled"
+        assert desk.export()[first.alert_id]["outcome"] == "filled"
+        assert desk.export()[second.alert_id]["outcome"] == "open"
+
+
+async def test_qty_pct_100_buys_with_the_whole_balance(tmp_path: Path) -> None:
+    async with PaperDesk(tmp_path, paper_settings(max_notional=0)) as desk:
+        decided = await desk.trade(qty=None, qty_pct="100", price="50000")
+        assert decided.outcome == "filled", decided.reason
+        usdt = (await desk.balances())["USDT"]
+        assert D(0) <= usdt < D("0.000001")
+
+
+async def test_amounts_read_as_numbers_not_exponents(tmp_path: Path) -> None:
+    async with PaperDesk(tmp_path) as desk:
+        decided = await desk.trade(qty="1e1", price="1")
+        assert decided.reason == "paper buy 10 BTC/USDT filled @ 1.0005, fee 0.010005 USDT"
+
+
+async def test_a_fee_edit_applies_to_the_next_fill_and_releases_reservations_exactly(
+    tmp_path: Path,
+) -> None:
+    clock = ShiftedClock()
+    async with PaperDesk(tmp_path, clock=clock) as desk:
+        resting = await desk.trade(qty="0.01", price="40000", order_type="limit")
+        assert resting.outcome == "open"
+        settings = desk.engine.settings
+        desk.engine.update_settings(
+            replace(settings, paper=replace(settings.paper, fee_rate=D(0), slippage_bps=D(0)))
+        )
+        filled = await desk.trade(qty="0.001", price="50000")
+        assert filled.reason == "paper buy 0.001 BTC/USDT filled @ 50000, fee 0 USDT"
+
+        clock.offset += 8 * 86_400  # past the resting order's week
+        await desk.trade(qty="0.001", price="50000")
+
+        expired = desk.export()[resting.alert_id]
+        assert expired["outcome"] == "failed"
+        assert expired["reason"] == (
+            "limit buy 0.01 BTC/USDT @ 40000 expired unfilled after 7 days (paper): "
+            "its funds are free again"
+        )
+        assert expired["orders"][0]["status"] == "canceled"
+        assert (await desk.balances())["USDT"] == D("10000") - 2 * D("50")
+        rows = await desk.engine.queries.balances("paper")
+        assert {r["currency"]: D(r["used"]) for r in rows}["USDT"] == 0
+
+
+async def test_a_notional_at_max_notional_is_allowed(tmp_path: Path) -> None:
+    async with PaperDesk(tmp_path, paper_settings(max_notional=D("500"))) as desk:
+        decided = await desk.trade(qty=None, notional="500", price="3")
+        assert decided.outcome == "filled", decided.reason
 
 
 async def test_selling_realises_average_cost_pnl_net_of_fees(tmp_path: Path) -> None:

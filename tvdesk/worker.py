@@ -279,13 +279,13 @@ class Worker:
         execution = decision.execution
         write = execution.write if execution is not None else None
 
-        def record(conn: Any) -> list[tuple[str, str]]:
+        def record(conn: Any) -> list[tuple[str, str, str]]:
             settled = write(conn) if write is not None else []
-            for alert_id, outcome in settled:
+            for alert_id, outcome, reason in settled:
                 conn.execute(
                     "UPDATE alerts SET outcome = ?, reason = ?, decided_at = ?"
                     " WHERE alert_id = ? AND outcome = 'open'",
-                    (outcome, "resting limit order filled", now, alert_id),
+                    (outcome, reason, now, alert_id),
                 )
             conn.execute(
                 "UPDATE alerts SET outcome = ?, reason = ?, trail = ?, latency = ?, decided_at = ?"
@@ -318,8 +318,8 @@ class Worker:
             self._pnl_today += execution.realized_pnl
             for event in execution.events:
                 self.bus.publish(event)
-        for alert_id, outcome in settled:
-            self.bus.publish(AlertDecided(now, alert_id, outcome, "resting limit order filled"))
+        for alert_id, outcome, reason in settled:
+            self.bus.publish(AlertDecided(now, alert_id, outcome, reason))
         self.bus.publish(AlertDecided(now, job.alert_id, decision.outcome, decision.reason))
         if execution is not None:
             self._check_daily_loss(now)
@@ -391,6 +391,7 @@ class Worker:
                 base=mapping.base,
                 quote=mapping.quote,
                 spot=":" not in mapping.symbol,
+                buy_cost=holdings.buy_cost,
             )
         except SizingError as exc:
             trail.add("size", False, str(exc))

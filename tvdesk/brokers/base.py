@@ -12,9 +12,9 @@ from tvdesk.core.events import Event
 from tvdesk.core.symbols import Mapping, Market
 
 # Runs inside the transaction that records the alert's outcome; returns the
-# (alert_id, outcome) of *other* alerts that this step settled (a resting
-# limit order filled by a later price).
-Writer = Callable[[sqlite3.Connection], list[tuple[str, str]]]
+# (alert_id, outcome, reason) of *other* alerts that this step settled (a resting
+# limit order filled by a later price, or expired).
+Writer = Callable[[sqlite3.Connection], list[tuple[str, str, str]]]
 
 
 class Refusal(Exception):
@@ -32,6 +32,9 @@ class Holdings:
     quote_free: Decimal
     base_free: Decimal
     position_qty: Decimal  # what tvdesk's own fills built (DESIGN.md)
+    # What buying for one unit of quote really costs here, fees and slippage in: a
+    # qty_pct of 100 then spends the whole balance instead of being refused for it.
+    buy_cost: Decimal = Decimal(1)
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ def mark(conn: sqlite3.Connection, client_order_id: str, status: str, error: str
 def marker(client_order_id: str, status: str, error: str) -> Callable[[sqlite3.Connection], list]:
     """``mark`` as a write for the worker's transaction (which wants a list back)."""
 
-    def write(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    def write(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
         mark(conn, client_order_id, status, error)
         return []
 

@@ -460,7 +460,7 @@ class LiveBroker:
         execution.events.extend(ledger.order_events(order, state, now))
         self._after_fill(client.id, order, state)
 
-        def write(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+        def write(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
             delta = ledger.record(conn, cid, state, now)
             if delta is not None:
                 execution.realized_pnl += delta.realized_pnl
@@ -574,7 +574,7 @@ class LiveBroker:
 
 
 def _chain(first: Write | None, more: list[Write]) -> Callable[[sqlite3.Connection], list]:
-    def write(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    def write(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
         settled = first(conn) if first is not None else []
         for step in more:
             step(conn)

@@ -27,9 +27,14 @@ LIMIT_ORDER_TTL_S = 7 * 24 * 3600  # a resting paper limit order expires after a
 
 def fill_text(fill: Fill) -> str:
     return (
-        f"{fill.side} {fill.qty} {fill.symbol} filled @ {fill.price}, "
-        f"fee {fill.fee} {fill.fee_currency}"
+        f"{fill.side} {shown(fill.qty)} {fill.symbol} filled @ {shown(fill.price)}, "
+        f"fee {shown(fill.fee)} {fill.fee_currency}"
     )
+
+
+def shown(value: Decimal) -> str:
+    """A paper amount as a trader reads it: no exponent, no trailing zeros."""
+    return format(value.normalize(), "f") if value.is_finite() else str(value)
 
 
 def _free(book: PaperBook, currency: str) -> Decimal:
@@ -80,6 +85,9 @@ class PaperBroker:
         book = self._books.get(exchange)
         if book is None:
             book = self._books[exchange] = self._load(exchange)
+        # Today's [paper] fee and slippage, also after an edit of settings.toml.
+        paper = self._settings()
+        book.fee_rate, book.slippage_bps = Decimal(paper.fee_rate), Decimal(paper.slippage_bps)
         return book
 
     def discard(self, exchange: str) -> None:
@@ -103,6 +111,7 @@ class PaperBroker:
             quote_free=_free(book, mapping.quote),
             base_free=_free(book, mapping.base),
             position_qty=book.position(mapping.symbol).qty,
+            buy_cost=(1 + book.slippage_bps / 10_000) * (1 + book.fee_rate),
         )
 
     async def conform(
@@ -118,11 +127,14 @@ class PaperBroker:
             )
         mapping = request.mapping
         book = self.book(mapping.exchange)
-        self._prices[(mapping.exchange, mapping.symbol)] = request.price
         changes = PaperChanges(mapping.exchange)
         execution = Execution("rejected", "")
         changes.canceled.extend(book.expire(now))
-        changes.fills.extend(book.on_price(mapping.symbol, request.price, now))
+        if request.order_type == "market":
+            # Only a market alert's price says where the market traded: a limit alert's
+            # price is its own wish, and crosses nobody's resting order.
+            self._prices[(mapping.exchange, mapping.symbol)] = request.price
+            changes.fills.extend(book.on_price(mapping.symbol, request.price, now))
         for fill in changes.fills:
             execution.trail.append(("fills", True, f"resting {fill_text(fill)}"))
         order = PaperOrder(
@@ -159,7 +171,8 @@ class PaperBroker:
             if fill is None:
                 execution.outcome = "open"
                 execution.reason = (
-                    f"limit {order.side} {order.qty} {order.symbol} @ {order.price} resting (paper)"
+                    f"limit {order.side} {shown(order.qty)} {order.symbol} @ "
+                    f"{shown(order.price)} resting (paper)"
                 )
             else:
                 execution.outcome = "filled"
@@ -185,9 +198,9 @@ class PaperBroker:
         if changes.touched:
             alert_id = request.alert_id
 
-            def write(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+            def write(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
                 settled = write_changes(conn, book, changes, alert_id=alert_id, now=now)
-                return [(a, o) for a, o in settled if a != alert_id]
+                return [item for item in settled if item[0] != alert_id]
 
             execution.write = write
         return execution
@@ -248,6 +261,19 @@ class PaperBroker:
         )
 
 
+def _reserved_text(book: PaperBook, client_order_id: str) -> str | None:
+    resting = book.resting.get(client_order_id)
+    return str(resting.reserved) if resting is not None and resting.reserved is not None else None
+
+
+def _expired_text(order: PaperOrder) -> str:
+    days = ((order.expires_at or order.created_at) - order.created_at) / 86_400
+    return (
+        f"limit {order.side} {shown(order.qty)} {order.symbol} @ {shown(order.price)} expired "
+        f"unfilled after {days:g} days (paper): its funds are free again"
+    )
+
+
 def _say_unprotected(execution: Execution, request: OrderRequest) -> None:
     """Paper places no stop-loss or take-profit: the trail and the reason say so, never silence."""
     asked = [
@@ -278,6 +304,7 @@ def _order_from_row(row: sqlite3.Row) -> PaperOrder:
         price=Decimal(row["price"]),
         created_at=row["created_at"],
         expires_at=row["expires_at"],
+        reserved=Decimal(row["reserved"]) if row["reserved"] is not None else None,
     )
 
 
@@ -288,10 +315,10 @@ def write_changes(
     *,
     alert_id: str | None,
     now: float,
-) -> list[tuple[str, str]]:
-    """Persist one step's changes; returns (alert_id, outcome) for alerts whose order closed."""
+) -> list[tuple[str, str, str]]:
+    """Persist one step's changes; (alert_id, outcome, reason) of alerts whose order closed."""
     exchange = changes.exchange
-    settled: list[tuple[str, str]] = []
+    settled: list[tuple[str, str, str]] = []
     symbols: set[str] = set()
     currencies: set[str] = set()
     if changes.placed is not None:
@@ -317,7 +344,7 @@ def write_changes(
                 str(fill.price) if fill else None,
                 str(fill.fee) if fill else None,
                 fill.fee_currency if fill else None,
-                None,
+                _reserved_text(book, order.client_order_id),
                 order.expires_at,
                 now,
                 now,
@@ -349,13 +376,18 @@ def write_changes(
         symbols.add(fill.symbol)
         currencies.update(split_symbol(fill.symbol))
         if owner:
-            settled.append((owner, "filled"))
+            settled.append((owner, "filled", f"resting paper {fill_text(fill)}"))
     for order in changes.canceled:
         conn.execute(
             "UPDATE orders SET status = 'canceled', updated_at = ? WHERE client_order_id = ?",
             (now, order.client_order_id),
         )
         currencies.update((order.base, order.quote))
+        row = conn.execute(
+            "SELECT alert_id FROM orders WHERE client_order_id = ?", (order.client_order_id,)
+        ).fetchone()
+        if row is not None and row[0]:
+            settled.append((row[0], "failed", _expired_text(order)))
     for currency in currencies:
         balance = book.balances.get(currency, Balance(Decimal(0)))
         conn.execute(

@@ -10,7 +10,7 @@ The book mutates itself; the engine persists ``balances``, ``positions`` and ``r
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 _SIDES = ("buy", "sell")
@@ -45,6 +45,9 @@ class PaperOrder:
     price: Decimal  # market: the alert's reference price; limit: the limit price
     created_at: float
     expires_at: float | None = None
+    # What a resting order holds (quote with its fee for a buy, base for a sell), as
+    # reserved when placed: released the same, whatever the fee rate is by then.
+    reserved: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ class PaperBook:
         balance = self._balance(order.quote if order.side == "buy" else order.base)
         balance.free -= reserve
         balance.used += reserve
-        self.resting[order.client_order_id] = order
+        self.resting[order.client_order_id] = replace(order, reserved=reserve)
         return None
 
     def _validate(self, order: PaperOrder) -> None:
@@ -164,6 +167,8 @@ class PaperBook:
 
     def _reservation(self, order: PaperOrder) -> Decimal:
         """What a resting limit order holds: quote incl. its fee for a buy, base for a sell."""
+        if order.reserved is not None:
+            return order.reserved
         if order.side == "buy":
             return order.qty * order.price * (1 + self.fee_rate)
         return order.qty

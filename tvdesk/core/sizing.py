@@ -9,11 +9,12 @@ a target.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Context, Decimal
 
 from tvdesk.core.alert import Alert
 
 ZERO = Decimal(0)
+_DOWN = Context(prec=28, rounding=ROUND_DOWN)  # a quote amount never buys more than it pays
 
 
 class SizingError(Exception):
@@ -38,16 +39,23 @@ def size_order(
     base: str,
     quote: str,
     spot: bool = True,
+    buy_cost: Decimal = Decimal(1),
 ) -> Sizing:
-    """The order an alert asks for, given what is held now."""
+    """The order an alert asks for, given what is held now.
+
+    ``buy_cost``: what buying for one unit of quote costs, fees and slippage in; a
+    qty_pct buy spends its share of the balance with them included.
+    """
     notes: list[str] = []
     if alert.sizing == "target":
         side, qty = _to_target(alert, multiplier, base_free, position_qty, base, spot, notes)
     else:
         side = alert.side or "buy"
-        qty = _plain_qty(alert, multiplier, price, quote_free, position_qty, base, quote)
-        if multiplier != 1:
+        qty = _plain_qty(alert, multiplier, price, quote_free, position_qty, base, quote, buy_cost)
+        if multiplier != 1 and alert.qty is not None:
             notes.append(f"qty × {multiplier} (symbol map) = {qty}")
+        if alert.qty_pct is not None and side == "buy" and buy_cost != 1:
+            notes.append(f"{alert.qty_pct}% of {quote_free} {quote}, fees and slippage included")
     if spot and side == "sell" and qty > base_free:
         if base_free <= ZERO:
             raise SizingError(f"nothing to sell: the account holds no {base}")
@@ -66,6 +74,7 @@ def _plain_qty(
     position_qty: Decimal,
     base: str,
     quote: str,
+    buy_cost: Decimal,
 ) -> Decimal:
     if alert.qty is not None:
         return alert.qty * multiplier
@@ -75,7 +84,8 @@ def _plain_qty(
                 f"notional {alert.notional} {quote} needs a price to convert to {base}: "
                 'add "price": {{close}} to the alert'
             )
-        return alert.notional / price
+        # Rounded down: the order is never worth more than the notional asked for.
+        return _DOWN.divide(alert.notional, price)
     assert alert.qty_pct is not None
     pct = alert.qty_pct / 100
     if alert.side == "sell":
@@ -84,7 +94,7 @@ def _plain_qty(
         raise SizingError(
             f'qty_pct of the {quote} balance needs a price: add "price": {{{{close}}}} to the alert'
         )
-    return quote_free * pct / price
+    return _DOWN.divide(quote_free * pct, price * buy_cost)
 
 
 def _to_target(
