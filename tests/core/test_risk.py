@@ -18,9 +18,10 @@ def intent(
     *,
     side: str = "buy",
     confidence: str | None = None,
+    symbol: str = "BTC/USDT",
 ) -> OrderIntent:
     return OrderIntent(
-        symbol="BTC/USDT",
+        symbol=symbol,
         quote="USDT",
         side=side,
         qty=D(qty),
@@ -134,9 +135,16 @@ def test_max_position_notional_sentence():
 
 
 def test_max_position_notional_counts_shorts_by_size():
-    state = RiskState(position_qty=D(-4))
-    assert not decide(intent("1.01", "200", side="sell"), state, max_position_notional=D(1000)).ok
-    assert decide(intent("1", "200", side="sell"), state, max_position_notional=D(1000)).ok
+    state, swap = RiskState(position_qty=D(-4)), "BTC/USDT:USDT"
+    limit = {"max_position_notional": D(1000)}
+    assert not decide(intent("1.01", "200", side="sell", symbol=swap), state, **limit).ok
+    assert decide(intent("1", "200", side="sell", symbol=swap), state, **limit).ok
+
+
+def test_a_spot_sell_of_coins_held_before_tvdesk_opens_no_position():
+    limit = {"max_position_notional": D(1000)}
+    assert decide(intent("0.5", "50000", side="sell"), RiskState(), **limit).ok
+    assert decide(intent("2", "50000", side="sell"), RiskState(position_qty=D(1)), **limit).ok
 
 
 def test_an_order_that_shrinks_the_position_always_passes():

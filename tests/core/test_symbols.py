@@ -368,3 +368,10 @@ def test_an_alert_naming_the_exact_ccxt_symbol_needs_no_mapping():
             auto=False,
             markets=BINANCE_MARKETS,
         )
+
+
+def test_a_usd_ticker_whose_base_ends_in_t_is_not_read_as_tusd():
+    assert (normalise("DOTUSD").base, normalise("DOTUSD").quote) == ("DOT", "USD")
+    assert (normalise("XBTUSD").base, normalise("XBTUSD").quote) == ("XBT", "USD")
+    assert (normalise("BTCTUSD").base, normalise("BTCTUSD").quote) == ("BTC", "TUSD")
+    assert (normalise("OPUSDT").base, normalise("OPUSDT").quote) == ("OP", "USDT")

@@ -203,6 +203,10 @@ def _max_position_notional(
         return None
     signed = intent.qty if intent.side == "buy" else -intent.qty
     after = abs(state.position_qty + signed)
+    if intent.side == "sell" and ":" not in intent.symbol:
+        # Spot: a sell never opens a short; beyond tvdesk's position it sells coins the
+        # trader held before, which is no position of tvdesk's.
+        after = max(state.position_qty - intent.qty, Decimal(0))
     # An order that shrinks the position always passes: a limit must never stop a trader
     # from reducing risk, even after the price carried the position over it.
     if after <= abs(state.position_qty):

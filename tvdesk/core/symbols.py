@@ -62,9 +62,12 @@ def _split(body: str) -> tuple[str | None, str | None]:
     joined = "".join(parts)
     if not _CURRENCY.fullmatch(joined):
         return None, None
-    for quote in KNOWN_QUOTES:
-        if joined.endswith(quote) and len(joined) > len(quote):
-            return joined[: -len(quote)], quote
+    found = [q for q in KNOWN_QUOTES if joined.endswith(q) and len(joined) > len(q)]
+    # The longest quote first (BTCFDUSD is BTC/FDUSD), unless it leaves a base of under
+    # three letters while a shorter one doesn't: DOTUSD is DOT/USD, not DO/TUSD.
+    found.sort(key=lambda q: (len(joined) - len(q) >= 3, len(q)), reverse=True)
+    if found:
+        return joined[: -len(found[0])], found[0]
     return None, None
 
 
