@@ -269,6 +269,14 @@ async def test_an_x_tvdesk_signature_outside_five_minutes_is_401(door: Door, age
     assert words in assert_refused(reply, 401, "unauthorized")["message"]
 
 
+@pytest.mark.parametrize("value", ["", " "])
+async def test_an_empty_signature_header_leaves_the_body_secret_to_authenticate(door: Door, value):
+    # Some relays forward an empty X-Signature header with every request.
+    reply = await door.send(alert(), headers={"X-Signature": value})
+
+    assert reply.status == 200, reply.text
+
+
 async def test_a_wrong_signature_header_wins_over_a_right_body_secret(door: Door):
     # The header is checked first; a body secret cannot rescue a bad signature.
     reply = await door.post({**alert(), "secret": SECRET}, {"X-Signature": "0" * 64})
@@ -353,6 +361,18 @@ async def test_signed_bodies_that_are_not_json_do_not_lock_the_sender_out(door: 
     headers = {"X-Signature": hmac_hex(SECRET, body)}
     for _ in range(door.settings.auth.lockout_failures + 5):
         assert_refused(await door.post(body, headers), 400, "invalid_json")
+
+
+async def test_a_repeated_key_is_400_naming_it(door: Door):
+    body = b'{"symbol": "BTCUSDT", "side": "buy", "qty": "0.01", "side": "sell"}'
+
+    reply = await door.post(body, {"X-Signature": hmac_hex(SECRET, body)})
+
+    refused = assert_refused(reply, 400, "invalid_json")
+    assert refused["message"] == (
+        'the key "side" appears twice in one object: send it once — send the alert message '
+        'as a JSON object, e.g. {"symbol": "BTCUSDT", ...}'
+    )
 
 
 @pytest.mark.parametrize("escape", [r"\ud800", r"\udfff", r"x\ud83d"])
@@ -498,6 +518,7 @@ async def test_a_body_of_exactly_the_limit_is_accepted(door: Door):
         (alert(confidence=2), {"confidence": "confidence must be between 0 and 1"}),
         (alert(qty="-1"), {"qty": "qty must be greater than 0"}),
         (alert(order_type="limit"), {"price": "a limit order needs a price"}),
+        (alert(qty="1e999999999"), {"qty": "qty is out of range: send a plain number"}),
     ],
     ids=[
         "missing-symbol",
@@ -508,6 +529,7 @@ async def test_a_body_of_exactly_the_limit_is_accepted(door: Door):
         "confidence",
         "negative-qty",
         "limit-no-price",
+        "absurd-qty",
     ],
 )
 async def test_a_wrong_field_is_422_naming_it(door: Door, fields, expected):
@@ -574,6 +596,12 @@ async def test_exchange_credentials_are_refused_and_never_journaled(door: Door):
     for path, content in door.files().items():
         assert not leaked(api_key, content), path
         assert not leaked(api_secret, content), path
+
+
+async def test_blank_credential_fields_of_a_template_are_not_refused(door: Door):
+    reply = await door.post({**alert(), "secret": SECRET, "apiKey": "", "token": None})
+
+    assert reply.status == 200, reply.text
 
 
 async def test_every_problem_is_reported_at_once(door: Door):

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 from keyring.backends import fail, null
 
+from tests.support.engine_proc import run_cli
 from tests.support.memkeyring import MemoryKeyring
-from tvdesk.keystore import Keystore, KeystoreError, service_name
+from tvdesk.keystore import WEBHOOK_SECRET, Keystore, KeystoreError, service_name
 
 SERVICE = "tvdesk/test"
 URLSAFE_256_BITS = re.compile(r"[A-Za-z0-9_-]{43,}")
@@ -191,6 +192,52 @@ def test_webhook_secrets_before_any_secret_exists_says_what_to_do() -> None:
         make().webhook_secrets(0.0)
 
 
+def assert_too_short(error: KeystoreError, secret: str, *fix: str) -> None:
+    message = str(error)
+    assert "shorter than 16 characters" in message
+    assert secret not in message
+    for words in fix:
+        assert words in message
+
+
+def test_a_short_webhook_secret_cannot_be_set() -> None:
+    backend = MemoryKeyring()
+    with pytest.raises(KeystoreError) as info:
+        make(backend).set(WEBHOOK_SECRET, "1234")
+    assert_too_short(info.value, "1234", "rotate")
+    assert backend.entries == {}
+    make(backend).set(WEBHOOK_SECRET, "x" * 16)  # 16 is enough
+
+
+def test_a_short_webhook_secret_in_the_environment_is_refused_at_start() -> None:
+    ks = make(env={"TVDESK_WEBHOOK_SECRET": "1234"})
+    with pytest.raises(KeystoreError) as info:
+        ks.ensure_webhook_secret()
+    assert_too_short(info.value, "1234", "set TVDESK_WEBHOOK_SECRET to a longer one")
+
+
+def test_a_short_webhook_secret_in_the_keyring_is_refused_at_start() -> None:
+    backend = MemoryKeyring()
+    backend.set_password(SERVICE, WEBHOOK_SECRET, "1234")
+    with pytest.raises(KeystoreError) as info:
+        make(backend).ensure_webhook_secret()
+    assert_too_short(info.value, "1234", f"keyring del {SERVICE} webhook_secret")
+
+
+def test_the_headless_engine_refuses_a_short_secret_in_one_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    args = ("--headless", "--no-tunnel", "--port", "0", "--data-dir", str(data_dir))
+
+    result = run_cli(*args, env={"TVDESK_WEBHOOK_SECRET": "1234"}, timeout=15)
+
+    assert result.returncode != 0
+    assert "tvdesk ready on" not in result.stdout
+    assert result.stderr.startswith("tvdesk: The webhook secret is shorter than 16 characters")
+    assert "TVDESK_WEBHOOK_SECRET" in result.stderr
+    assert "Traceback" not in result.stderr and "1234" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 # --- no usable keyring ---
 
 UNUSABLE = [pytest.param(null.Keyring, id="null"), pytest.param(fail.Keyring, id="fail")]
@@ -216,10 +263,10 @@ def test_an_unusable_keyring_is_reported_with_the_fix(backend_class: type) -> No
 
 @pytest.mark.parametrize("backend_class", UNUSABLE)
 def test_environment_variables_work_without_a_keyring(backend_class: type) -> None:
-    env = {"TVDESK_WEBHOOK_SECRET": "env-webhook", "TVDESK_BINANCE_API_KEY": "env-key"}
+    env = {"TVDESK_WEBHOOK_SECRET": "env-webhook-0123456", "TVDESK_BINANCE_API_KEY": "env-key"}
     ks = make(backend_class(), env)
-    assert ks.ensure_webhook_secret() == "env-webhook"
-    assert ks.webhook_secrets(0.0).accepted(0.0) == ("env-webhook",)
+    assert ks.ensure_webhook_secret() == "env-webhook-0123456"
+    assert ks.webhook_secrets(0.0).accepted(0.0) == ("env-webhook-0123456",)
     assert ks.get("binance_api_key") == "env-key"
     assert ks.source("webhook_secret") == "env"
     assert ks.get("ngrok_authtoken") is None

@@ -18,6 +18,7 @@ import keyring.backend
 import keyring.errors
 from keyring.backends import fail, null
 
+from tvdesk.core.alert import MIN_WEBHOOK_SECRET_LEN
 from tvdesk.core.auth import WebhookSecrets
 
 WEBHOOK_SECRET = "webhook_secret"
@@ -105,6 +106,10 @@ class Keystore:
             )
         if not value:
             raise KeystoreError(f"{name} cannot be empty: paste a value, or delete the entry.")
+        if name == WEBHOOK_SECRET:
+            _check_webhook_secret(
+                value, "use a longer one, or rotate it and tvdesk makes a strong one"
+            )
         self._write(name, value, env)
 
     def _write(self, name: str, value: str, env: str) -> None:
@@ -150,6 +155,14 @@ class Keystore:
     def ensure_webhook_secret(self) -> str:
         current = self.get(WEBHOOK_SECRET)
         if current is not None:
+            if self._from_env(WEBHOOK_SECRET) is not None:
+                fix = f"set {env_var_name(WEBHOOK_SECRET)} to a longer one"
+            else:
+                fix = (
+                    f"delete it from the OS keyring (keyring del {self._service} "
+                    f"{WEBHOOK_SECRET}) and tvdesk makes a strong one at the next start"
+                )
+            _check_webhook_secret(current, fix)
             return current
         new = secrets.token_urlsafe(32)
         self._write(WEBHOOK_SECRET, new, env_var_name(WEBHOOK_SECRET))
@@ -198,3 +211,12 @@ class Keystore:
         new = secrets.token_urlsafe(32)
         self._write(WEBHOOK_SECRET, new, env)
         return new
+
+
+def _check_webhook_secret(value: str, fix: str) -> None:
+    """Refuse a short webhook secret: it is cut out of alerts wherever it appears in a value."""
+    if len(value) < MIN_WEBHOOK_SECRET_LEN:
+        raise KeystoreError(
+            f"The webhook secret is shorter than {MIN_WEBHOOK_SECRET_LEN} characters: too easy "
+            f"to guess, and it would be cut out of alert values that contain it. To fix: {fix}."
+        )

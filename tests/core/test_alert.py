@@ -166,7 +166,9 @@ def test_three_aliases_disagreeing():
         (".25", Decimal("0.25")),
         (3, Decimal(3)),
         (Decimal("0.1"), Decimal("0.1")),
-        ("12345678901234567890.123456789", Decimal("12345678901234567890.123456789")),
+        ("123456789012345.123456789012345", Decimal("123456789012345.123456789012345")),
+        ("9999999999999999", Decimal("9999999999999999")),
+        ("1e-18", Decimal("1e-18")),
     ],
 )
 def test_numbers_and_numeric_strings(sent, expected):
@@ -190,6 +192,17 @@ def test_numbers_and_numeric_strings(sent, expected):
 )
 def test_bad_quantities(sent, words):
     assert words in problems({**BASE, "qty": sent})["qty"]
+
+
+@pytest.mark.parametrize("sent", ["1e999999999", "1e16", 10**16, "1e-19", "1e-999999999"])
+def test_absurd_numbers_are_out_of_range(sent):
+    assert problems({**BASE, "qty": sent}) == {"qty": "qty is out of range: send a plain number"}
+    fields = problems({"symbol": "X", "position_size": sent})
+    assert fields == {"position_size": "position_size is out of range: send a plain number"}
+
+
+def test_a_zero_with_a_huge_exponent_is_still_zero():
+    assert parse({"symbol": "X", "position_size": "0e999999999"}).target_position == 0
 
 
 @pytest.mark.parametrize(
@@ -331,6 +344,19 @@ def test_more_than_one_way_of_sizing_names_each(sizing_fields):
         assert "send only one" in fields[name]
 
 
+def test_a_quantity_with_market_position_flat_says_how_a_strategy_alert_closes():
+    fields = problems({"symbol": "X", "side": "sell", "contracts": 2, "market_position": "flat"})
+    expected = (
+        "contracts, market_position each size the order: send only one of a quantity, notional, "
+        "qty_pct or a target position; to close with a strategy alert, drop the quantity or "
+        'send "position_size": {{strategy.position_size}} in its place'
+    )
+    assert fields == {"contracts": expected, "market_position": expected}
+    # Only a quantity beside "flat" gets the strategy hint.
+    other = problems({"symbol": "X", "side": "buy", "notional": 10, "position_size": 1})
+    assert "strategy" not in other["notional"]
+
+
 @pytest.mark.parametrize(
     "target",
     [
@@ -352,6 +378,18 @@ def test_market_position_must_be_long_short_or_flat():
 @pytest.mark.parametrize("side", ["hold", "b", 1, True, "exit"])
 def test_bad_sides(side):
     assert "buy or sell" in problems({**BASE, "side": side})["side"]
+
+
+@pytest.mark.parametrize("word", ["close", "EXIT", "flat", "closelong", "closeshort", "close_long"])
+def test_a_close_word_as_side_says_how_to_close(word):
+    assert problems({**BASE, "action": word}) == {
+        "action": f'action must be buy or sell; got "{word}": to close a position send '
+        '"market_position": "flat" (or "position_size": 0) instead of action'
+    }
+
+
+def test_hold_as_side_gets_no_closing_hint():
+    assert "market_position" not in problems({**BASE, "side": "hold"})["side"]
 
 
 def test_missing_side_and_symbol():
@@ -508,8 +546,16 @@ def test_a_secret_that_is_not_the_webhook_secret_looks_like_an_exchange_secret()
 
 def test_secret_fields_need_a_webhook_secret_to_compare_with():
     assert "secret" in problems({**BASE, "secret": SECRET}, webhook_secrets=())
-    assert "secret" in problems({**BASE, "secret": ""}, webhook_secrets=("",))
     assert "passphrase" in problems({**BASE, "passphrase": 12345})
+
+
+@pytest.mark.parametrize(
+    "blank", [{"apiKey": ""}, {"passphrase": ""}, {"token": None}, {"api_secret": "  "}]
+)
+def test_blank_credential_and_secret_fields_count_as_not_given(blank):
+    obj = {**BASE, "secret": SECRET, **blank}
+    assert parse(obj).qty == 1
+    assert redact(obj, [SECRET]) == BASE
 
 
 def test_previous_secret_accepted_when_passed():
@@ -629,6 +675,37 @@ def test_load_body_numbers():
     assert obj["b"] == Decimal("1.50") and type(obj["b"]) is Decimal
     assert obj["c"] == Decimal(1000)
     assert obj["d"][0].is_nan() and obj["d"][1] == Decimal("-Infinity")
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (b'{"symbol": "X", "side": "buy", "qty": 1, "side": "sell"}', "top level"),
+        (b'{"symbol": "X", "meta": {"side": "buy", "n": 1.5, "side": NaN}}', "nested"),
+        (b'{"symbol": "X", "list": [{"side": 1}, {"side": 2, "side": 3}]}', "in a list"),
+    ],
+)
+def test_load_body_refuses_a_repeated_key(raw, where):
+    with pytest.raises(BodyError) as caught:
+        load_body(raw)
+    assert str(caught.value) == (
+        'the key "side" appears twice in one object: send it once — send the alert message as '
+        'a JSON object, e.g. {"symbol": "BTCUSDT", ...}'
+    ), where
+
+
+def test_a_repeated_long_key_is_not_quoted():
+    # It could be a pasted secret, and a BodyError's message is not scrubbed.
+    with pytest.raises(BodyError) as caught:
+        load_body(f'{{"{SECRET}": 1, "{SECRET}": 2}}'.encode())
+    assert str(caught.value).startswith("a key appears twice in one object: send it once — ")
+    assert SECRET[:8] not in str(caught.value)
+
+
+def test_the_same_key_in_different_objects_or_cases_is_not_repeated():
+    obj = load_body(b'{"side": "buy", "meta": {"side": "sell"}, "Qty": 1.5, "qty": 2}')
+    assert obj["meta"] == {"side": "sell"} and obj["Qty"] == Decimal("1.5")
+    assert "disagree" in problems({**obj, "symbol": "X"})["Qty"]
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,19 @@ def test_find_signature_in_a_plain_dict(headers, expected):
     assert find_signature(headers) == expected
 
 
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"X-Signature": ""}, None),
+        ({"X-Signature-256": "  "}, None),
+        ({"X-TVDesk-Signature": "", "X-Signature": "a"}, ("x-signature", "a")),
+    ],
+)
+def test_find_signature_ignores_empty_headers(headers, expected):
+    # Some relays forward every header they know of, set or not.
+    assert find_signature(headers) == expected
+
+
 def test_find_signature_in_a_multidict():
     multidict = pytest.importorskip("multidict")
     headers = multidict.CIMultiDictProxy(
@@ -158,6 +171,12 @@ def test_stale_tvdesk_signature():
 def test_future_tvdesk_signature():
     result = tvdesk(sign_tvdesk(CURRENT, BODY, int(NOW) + 301))
     assert_refused(result, "future", "301 s", "clock")
+
+
+def test_tvdesk_signature_in_milliseconds_says_so():
+    result = tvdesk(sign_tvdesk(CURRENT, BODY, int(NOW * 1000)))
+    assert_refused(result, "t must be unix seconds, not milliseconds", "t=<unix seconds>")
+    assert "clock" not in result.reason
 
 
 def test_tvdesk_signature_with_a_wrong_secret_or_body():

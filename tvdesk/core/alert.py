@@ -20,6 +20,9 @@ from hmac import compare_digest
 from typing import Any, TypeVar
 
 SECRET_FIELDS = ("secret", "token", "passphrase")
+# Secrets are scrubbed from what is journaled as substrings, so a short one would cut
+# ordinary values apart ("41234.5" with secret "1234"); the keystore refuses shorter ones.
+MIN_WEBHOOK_SECRET_LEN = 16
 CREDENTIAL_FIELDS = (
     *("apikey", "api_key", "api-key", "apisecret", "api_secret", "api-secret"),
     *("apipassword", "api_password", "password", "apipassphrase", "api_passphrase"),
@@ -40,6 +43,10 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _MS_THRESHOLD = Decimal(10) ** 11  # epoch seconds reach 1e11 only in the year 5138
 _MAX_EPOCH_S = Decimal(253402300799)  # 9999-12-31T23:59:59Z
+# Beyond any order's quantity or price (adjusted exponents, i.e. 1e16 and 1e-18); outside
+# them a number only overflows the arithmetic downstream.
+_MAX_EXPONENT, _MIN_EXPONENT = 15, -18
+_OUT_OF_RANGE = "{key} is out of range: send a plain number"
 _TIME_HINT = (
     "In TradingView use {{timenow}} (when the alert fired); {{time}} is the bar's open time"
 )
@@ -135,7 +142,11 @@ def load_body(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise BodyError(f"the body is not UTF-8 text — {_SEND_OBJECT}") from None
     try:
-        obj = json.loads(text, parse_float=Decimal, parse_constant=Decimal)
+        obj = json.loads(
+            text, parse_float=Decimal, parse_constant=Decimal, object_pairs_hook=_unique_keys
+        )
+    except BodyError:
+        raise
     except json.JSONDecodeError as e:
         hint = ""
         if "{{" in text:
@@ -161,6 +172,23 @@ def load_body(raw: bytes) -> dict[str, Any]:
             "the body has a \\u escape for half a character (a lone surrogate like \\ud800) — "
             + _SEND_OBJECT
         )
+    return obj
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads lets the last of a repeated key win; "side" sent twice must not
+    # silently become whichever came last.
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                # Named only when too short to be a webhook secret: nothing scrubs this.
+                name = f"the key {_show(key)}" if len(key) < MIN_WEBHOOK_SECRET_LEN else "a key"
+                raise BodyError(
+                    f"{name} appears twice in one object: send it once — " + _SEND_OBJECT
+                )
+            seen.add(key)
     return obj
 
 
@@ -219,8 +247,8 @@ def _number(key: str, value: object) -> Decimal:
     if isinstance(value, bool):
         raise _FieldError(f"{key} must be a number, not {_show(value).lower()}")
     if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
+        value = Decimal(value)
+    elif isinstance(value, float):
         value = Decimal(repr(value))
     elif isinstance(value, str):
         text = value.strip()
@@ -228,7 +256,7 @@ def _number(key: str, value: object) -> Decimal:
             try:
                 value = Decimal(text)
             except InvalidOperation:
-                raise _FieldError(f"{key} is out of range: send a plain number") from None
+                raise _FieldError(_OUT_OF_RANGE.format(key=key)) from None
         elif text.lower().lstrip("+-") in ("nan", "inf", "infinity"):
             raise _FieldError(f"{key} is {text}, not a finite number: send a plain number")
         else:
@@ -237,6 +265,8 @@ def _number(key: str, value: object) -> Decimal:
         raise _FieldError(f"{key} must be a number like 0.5; got {_show(value)}")
     if not value.is_finite():
         raise _FieldError(f"{key} is {value}, not a finite number: send a plain number")
+    if value and not _MIN_EXPONENT <= value.adjusted() <= _MAX_EXPONENT:
+        raise _FieldError(_OUT_OF_RANGE.format(key=key))
     return value
 
 
@@ -275,7 +305,21 @@ def _choice(*allowed: str, synonyms: Mapping[str, str] | None = None) -> Callabl
     return convert
 
 
-_side = _choice("buy", "sell", synonyms={"long": "buy", "short": "sell"})
+_buy_or_sell = _choice("buy", "sell", synonyms={"long": "buy", "short": "sell"})
+_CLOSE_WORDS = frozenset(("close", "exit", "flat", "closelong", "closeshort"))
+
+
+def _side(key: str, value: object) -> str:
+    try:
+        return _buy_or_sell(key, value)
+    except _FieldError as e:
+        word = re.sub(r"[\s_-]", "", value.lower()) if isinstance(value, str) else ""
+        if word not in _CLOSE_WORDS:
+            raise
+        raise _FieldError(
+            f'{e}: to close a position send "market_position": "flat" (or "position_size": 0) '
+            f"instead of {key}"
+        ) from None
 
 
 def _symbol(key: str, value: object) -> str:
@@ -502,6 +546,8 @@ def parse_alert(
 def _check_credentials(obj: Mapping[str, Any], secrets: Sequence[str], r: _Reader) -> None:
     for key, value in obj.items():
         name = key.lower() if isinstance(key, str) else ""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue  # blank counts as not given; redact() still removes it by name
         if name in CREDENTIAL_FIELDS:
             r.fail(
                 key,
@@ -542,7 +588,8 @@ def _target(r: _Reader, market_position: str | None) -> Decimal | None:
 
 def _check_sizing(r: _Reader, has_target: bool) -> None:
     sizings = [r.key(f) for f in ("qty", "notional", "qty_pct", "position_size") if f in r.given]
-    if has_target and "position_size" not in r.given:
+    flat = has_target and "position_size" not in r.given  # market_position "flat" sizes it
+    if flat:
         sizings.append(r.key("market_position"))
     if not sizings:
         r.missing(
@@ -551,12 +598,18 @@ def _check_sizing(r: _Reader, has_target: bool) -> None:
             "to say how much to trade",
         )
     elif len(sizings) > 1:
-        for key in sizings:
-            r.fail(
-                key,
-                f"{', '.join(sizings)} each size the order: send only one of a quantity, "
-                "notional, qty_pct or a target position",
+        problem = (
+            f"{', '.join(sizings)} each size the order: send only one of a quantity, "
+            "notional, qty_pct or a target position"
+        )
+        if flat and "qty" in r.given:
+            # A strategy template sends {{strategy.order.contracts}} with the market position.
+            problem += (
+                "; to close with a strategy alert, drop the quantity or send "
+                '"position_size": {{strategy.position_size}} in its place'
             )
+        for key in sizings:
+            r.fail(key, problem)
 
 
 def _check_age(r: _Reader, timestamp: float, now: float, max_age: float, max_skew: float) -> None:

@@ -20,6 +20,7 @@ SIGNATURE_MAX_AGE_S = 300
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _UNIX_SECONDS = re.compile(r"[+-]?\d{1,18}")
+_MS_THRESHOLD = 10**11  # unix seconds reach 1e11 only in the year 5138
 _DISPLAY = {
     "x-signature": "X-Signature",
     "x-signature-256": "X-Signature-256",
@@ -64,13 +65,17 @@ def sign_tvdesk(secret: str, body: bytes, t: int) -> str:
 
 
 def find_signature(headers: Mapping[str, str]) -> tuple[str, str] | None:
-    """The signature header to check, as (lower-case name, value); X-TVDesk-Signature wins."""
+    """The signature header to check, as (lower-case name, value); X-TVDesk-Signature wins.
+
+    A header with an empty value counts as absent: some relays forward every header they
+    know of, set or not, and an empty one must not override a correct body secret.
+    """
     wanted = (TVDESK_SIGNATURE_HEADER, *SIGNATURE_HEADERS)
     found: dict[str, str] = {}
     # items() rather than get(): a plain dict is case-sensitive, a multidict is not.
     for name, value in headers.items():
         key = name.lower()
-        if key in wanted and key not in found:
+        if key in wanted and key not in found and value.strip():
             found[key] = value
     for key in wanted:
         if key in found:
@@ -126,6 +131,11 @@ def _verify_tvdesk(value: str, body: bytes, secrets: WebhookSecrets, now: float)
         return _fail(
             f"{shown} is stale: signed {now - t:.0f} s ago (limit {SIGNATURE_MAX_AGE_S} s); "
             "sign each request when sending it"
+        )
+    if t - now > SIGNATURE_MAX_AGE_S and t > _MS_THRESHOLD:
+        return _fail(
+            f"{shown} has t in milliseconds: t must be unix seconds, not milliseconds "
+            "(divide by 1000); " + _TVDESK_FORM
         )
     if t - now > SIGNATURE_MAX_AGE_S:
         return _fail(
