@@ -159,6 +159,28 @@ async def test_a_fee_edit_applies_to_the_next_fill_and_releases_reservations_exa
         assert {r["currency"]: D(r["used"]) for r in rows}["USDT"] == 0
 
 
+async def test_position_sync_counts_coins_a_resting_sell_holds(tmp_path: Path) -> None:
+    async with PaperDesk(tmp_path) as desk:
+        await desk.trade(qty="0.02", price="40000")
+        held = (await desk.position())["qty"]
+        resting = await desk.trade(side="sell", qty="0.01", price="60000", order_type="limit")
+        assert resting.outcome == "open"
+
+        again = await desk.trade(
+            side=None, qty=None, market_position="long", position_size=str(held), price="40000"
+        )
+        assert again.outcome == "rejected"  # already there: the resting sell's coins count
+        assert again.reason.startswith(f"target {held}, held {held}: already there")
+
+        flat = await desk.trade(
+            side=None, qty=None, market_position="flat", position_size="0", price="40000"
+        )
+        assert flat.outcome == "filled", flat.reason
+        trail = [t["detail"] for t in desk.export()[flat.alert_id]["trail"]]
+        assert any("0.01 BTC is held by a resting sell order" in t for t in trail), trail
+        assert (await desk.position())["qty"] == D("0.01")  # the resting sell's part remains
+
+
 async def test_a_notional_at_max_notional_is_allowed(tmp_path: Path) -> None:
     async with PaperDesk(tmp_path, paper_settings(max_notional=D("500"))) as desk:
         decided = await desk.trade(qty=None, notional="500", price="3")

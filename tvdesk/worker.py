@@ -392,6 +392,7 @@ class Worker:
                 quote=mapping.quote,
                 spot=":" not in mapping.symbol,
                 buy_cost=holdings.buy_cost,
+                base_reserved=holdings.base_reserved,
             )
         except SizingError as exc:
             trail.add("size", False, str(exc))

@@ -35,6 +35,8 @@ class Holdings:
     # What buying for one unit of quote really costs here, fees and slippage in: a
     # qty_pct of 100 then spends the whole balance instead of being refused for it.
     buy_cost: Decimal = Decimal(1)
+    # Coins tvdesk's own resting sell orders hold: still its position, just not free.
+    base_reserved: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)

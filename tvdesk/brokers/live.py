@@ -300,10 +300,21 @@ class LiveBroker:
         guarded = sum(
             (_remaining(row) for row in await self._own_protection(mapping, "sell")), Decimal(0)
         )
+        resting = sum(
+            (
+                _remaining(row)
+                for row in await self.rows(ledger.OPEN)
+                if (row["exchange"], row["symbol"], row["side"])
+                == (mapping.exchange, mapping.symbol, "sell")
+                and not is_protective(row["client_order_id"], row["alert_id"])
+            ),
+            Decimal(0),
+        )
         return Holdings(
             quote_free=fetched[1].get(mapping.quote, zero)[0],
             base_free=fetched[1].get(mapping.base, zero)[0] + guarded,
             position_qty=await self._position(mapping),
+            base_reserved=resting,
         )
 
     async def _own_protection(self, mapping: Mapping, side: str) -> list[sqlite3.Row]:

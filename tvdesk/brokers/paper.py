@@ -112,6 +112,14 @@ class PaperBroker:
             base_free=_free(book, mapping.base),
             position_qty=book.position(mapping.symbol).qty,
             buy_cost=(1 + book.slippage_bps / 10_000) * (1 + book.fee_rate),
+            base_reserved=sum(
+                (
+                    o.qty
+                    for o in book.resting.values()
+                    if (o.symbol, o.side) == (mapping.symbol, "sell")
+                ),
+                Decimal(0),
+            ),
         )
 
     async def conform(

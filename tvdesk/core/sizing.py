@@ -40,15 +40,18 @@ def size_order(
     quote: str,
     spot: bool = True,
     buy_cost: Decimal = Decimal(1),
+    base_reserved: Decimal = ZERO,
 ) -> Sizing:
     """The order an alert asks for, given what is held now.
 
     ``buy_cost``: what buying for one unit of quote costs, fees and slippage in; a
-    qty_pct buy spends its share of the balance with them included.
+    qty_pct buy spends its share of the balance with them included. ``base_reserved``:
+    coins tvdesk's own resting sell orders hold, still part of its position.
     """
     notes: list[str] = []
     if alert.sizing == "target":
-        side, qty = _to_target(alert, multiplier, base_free, position_qty, base, spot, notes)
+        held = base_free + base_reserved
+        side, qty = _to_target(alert, multiplier, held, position_qty, base, spot, notes)
     else:
         side = alert.side or "buy"
         qty = _plain_qty(alert, multiplier, price, quote_free, position_qty, base, quote, buy_cost)
@@ -57,9 +60,12 @@ def size_order(
         if alert.qty_pct is not None and side == "buy" and buy_cost != 1:
             notes.append(f"{alert.qty_pct}% of {quote_free} {quote}, fees and slippage included")
     if spot and side == "sell" and qty > base_free:
+        held_back = (
+            f"; {base_reserved} {base} is held by a resting sell order" if base_reserved else ""
+        )
         if base_free <= ZERO:
-            raise SizingError(f"nothing to sell: the account holds no {base}")
-        notes.append(f"sell reduced from {qty} to the {base_free} {base} held (spot)")
+            raise SizingError(f"nothing to sell: the account holds no free {base}{held_back}")
+        notes.append(f"sell reduced from {qty} to the {base_free} {base} free (spot){held_back}")
         qty = base_free
     if qty <= ZERO:
         raise SizingError(f"the order size works out to {qty} {base}: nothing to trade")
@@ -100,7 +106,7 @@ def _plain_qty(
 def _to_target(
     alert: Alert,
     multiplier: Decimal,
-    base_free: Decimal,
+    base_held: Decimal,
     position_qty: Decimal,
     base: str,
     spot: bool,
@@ -111,8 +117,9 @@ def _to_target(
     if spot and target < ZERO:
         notes.append(f"target {target} is short; spot can't go below 0, so the target is 0")
         target = ZERO
-    # On spot, what tvdesk holds is capped by the coins really there.
-    held = min(position_qty, base_free) if spot else position_qty
+    # On spot, what tvdesk holds is capped by the coins really there (free or held back
+    # for its own resting sells).
+    held = min(position_qty, base_held) if spot else position_qty
     diff = target - held
     if diff == ZERO:
         raise SizingError(f"target {target}, held {held}: already there, nothing to trade")
