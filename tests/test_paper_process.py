@@ -118,7 +118,7 @@ def test_refusals_dry_runs_and_a_resting_limit_as_a_process(engines: Engines):
     assert too_big["reason"] == "order notional 1,250.00 USDT exceeds max_notional 1,000.00"
     unheld = decide("unheld", side="sell", qty="0.01")
     assert (unheld["outcome"], unheld["orders"]) == ("rejected", [])
-    assert unheld["reason"] == "nothing to sell: the account holds no free BTC"
+    assert unheld["reason"] == "nothing to sell: the account holds no BTC"
     dry = decide("dry", test=True)
     assert (dry["outcome"], dry["orders"]) == ("dry_run", [])
     assert dry["reason"] == "would buy 0.0001 BTC/USDT on binance (test)"

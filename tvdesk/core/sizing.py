@@ -64,7 +64,8 @@ def size_order(
             f"; {base_reserved} {base} is held by a resting sell order" if base_reserved else ""
         )
         if base_free <= ZERO:
-            raise SizingError(f"nothing to sell: the account holds no free {base}{held_back}")
+            free = "free " if base_reserved else ""
+            raise SizingError(f"nothing to sell: the account holds no {free}{base}{held_back}")
         notes.append(f"sell reduced from {qty} to the {base_free} {base} free (spot){held_back}")
         qty = base_free
     if qty <= ZERO:
