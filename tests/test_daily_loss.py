@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -147,3 +148,23 @@ async def test_the_trip_holds_even_when_settings_toml_cannot_be_written(tmp_path
         assert refused.outcome == "rejected" and "kill switch" in refused.reason
         # The worker lives on: later alerts are still decided.
         assert (await desk.trade(side="buy", qty="0.001", price="40000")).outcome == "rejected"
+
+
+async def test_losses_in_different_quote_currencies_are_never_added_together(
+    tmp_path: Path,
+) -> None:
+    settings = limited()
+    settings = replace(
+        settings, paper=replace(settings.paper, balances={"USDT": D("100000"), "BTC": D("100")})
+    )
+    async with PaperDesk(tmp_path, settings) as desk:
+        await desk.trade(symbol="BINANCE:ETHBTC", qty="1000", price="0.05")
+        await desk.trade(symbol="BINANCE:ETHBTC", side="sell", qty="1000", price="0.03")  # -20 BTC
+        await desk.trade(qty="0.01", price="50000")
+        await desk.trade(side="sell", qty="0.01", price="46000")  # about -41 USDT
+        assert desk.engine.settings.risk.kill_switch is False  # neither reaches 50 on its own
+        await desk.trade(qty="0.01", price="50000")
+        await desk.trade(side="sell", qty="0.01", price="46000")  # USDT now about -82
+        assert desk.engine.settings.risk.kill_switch is True
+        (trip,) = [e for e in desk.events if isinstance(e, KillSwitchChanged) and e.on]
+        assert " USDT (paper) is at or below -50.00" in trip.reason

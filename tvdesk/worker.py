@@ -26,7 +26,7 @@ from tvdesk.brokers.paper import seed_balances
 from tvdesk.bus import EventBus
 from tvdesk.core.alert import Alert, alert_from_dict
 from tvdesk.core.clock import Clock
-from tvdesk.core.events import AlertDecided
+from tvdesk.core.events import AlertDecided, OrderFilled
 from tvdesk.core.ids import client_order_id
 from tvdesk.core.risk import OrderIntent, RiskLimits, RiskState, check
 from tvdesk.core.sizing import SizingError, size_order
@@ -107,7 +107,9 @@ class Worker:
         self._stopping = False
         self._orders_at: list[float] = []  # placement times today (UTC) and the last minute
         self._last_order_at: dict[str, float] = {}
-        self._pnl_today = Decimal(0)
+        # Realised P&L since 00:00 UTC per (mode, quote currency): paper losses never count
+        # against live, and a loss in BTC is not added to one in USDT.
+        self._pnl_today: dict[tuple[str, str], Decimal] = {}
         self._day = -1
         self.in_flight: str | None = None
 
@@ -214,13 +216,12 @@ class Worker:
                 "SELECT symbol, MAX(created_at) FROM orders GROUP BY symbol"
             ):
                 self._last_order_at[symbol] = at
-            self._pnl_today = sum(
-                (
-                    Decimal(r[0])
-                    for r in conn.execute("SELECT realized_pnl FROM fills WHERE at >= ?", (today,))
-                ),
-                Decimal(0),
-            )
+            self._pnl_today = {}
+            for mode, symbol, pnl in conn.execute(
+                "SELECT mode, symbol, realized_pnl FROM fills WHERE at >= ?", (today,)
+            ):
+                key = (mode, quote_of(symbol))
+                self._pnl_today[key] = self._pnl_today.get(key, Decimal(0)) + Decimal(pnl)
             return [
                 Job(
                     alert_id=r["alert_id"],
@@ -311,18 +312,22 @@ class Worker:
             if decision.broker is not None and decision.exchange:
                 decision.broker.discard(decision.exchange)
             raise
+        realized: tuple[str, str] | None = None  # (mode, quote) whose P&L this changed
         if execution is not None:
             for symbol in execution.placed:
                 self._orders_at.append(now)
                 self._last_order_at[symbol] = now
-            self._pnl_today += execution.realized_pnl
+            filled = [e.symbol for e in execution.events if isinstance(e, OrderFilled)]
+            if filled and decision.broker is not None:  # one execution fills one market
+                realized = (decision.broker.mode, quote_of(filled[0]))
+                self._add_pnl(realized, execution.realized_pnl)
             for event in execution.events:
                 self.bus.publish(event)
         for alert_id, outcome, reason in settled:
             self.bus.publish(AlertDecided(now, alert_id, outcome, reason))
         self.bus.publish(AlertDecided(now, job.alert_id, decision.outcome, decision.reason))
-        if execution is not None:
-            self._check_daily_loss(now)
+        if realized is not None:
+            self._check_daily_loss(now, realized)
 
     # -- deciding --------------------------------------------------------------
 
@@ -416,7 +421,7 @@ class Worker:
         verdict = check(
             OrderIntent(mapping.symbol, mapping.quote, sizing.side, qty, price, alert.confidence),
             limits,
-            self._risk_state(mapping.symbol, holdings.position_qty, now),
+            self._risk_state(mapping.symbol, holdings.position_qty, now, broker.mode),
             now,
         )
         if not verdict.ok:
@@ -485,21 +490,27 @@ class Worker:
             markets=markets,
         )
 
-    def realized_elsewhere(self, pnl: Decimal) -> None:
+    def realized_elsewhere(self, pnl: Decimal, symbol: str, mode: str = "live") -> None:
         """P&L of a fill recorded outside the worker (a live limit or stop filling later)."""
         now = self.clock.time()
-        self._risk_state("", Decimal(0), now)  # rolls the day over first, if it changed
-        self._pnl_today += pnl
-        self._check_daily_loss(now)
+        self.roll_day(now)
+        key = (mode, quote_of(symbol))
+        self._add_pnl(key, pnl)
+        self._check_daily_loss(now, key)
 
-    def _check_daily_loss(self, now: float) -> None:
+    def _add_pnl(self, key: tuple[str, str], pnl: Decimal) -> None:
+        self._pnl_today[key] = self._pnl_today.get(key, Decimal(0)) + pnl
+
+    def _check_daily_loss(self, now: float, key: tuple[str, str]) -> None:
         limit = Decimal(self.settings().risk.daily_loss_limit)
         day = int(day_start(now))
-        if limit <= 0 or self._tripped_day == day or self._pnl_today > -limit:
+        pnl = self._pnl_today.get(key, Decimal(0))
+        if limit <= 0 or self._tripped_day == day or pnl > -limit:
             return
         self._tripped_day = day
+        mode, quote = key
         reason = (
-            f"daily loss limit reached: realised P&L today {self._pnl_today:,.2f} "
+            f"daily loss limit reached: realised P&L today {pnl:,.2f} {quote} ({mode}) "
             f"is at or below -{limit:,.2f} (daily_loss_limit); no new orders until 00:00 UTC"
         )
         log.warning(reason)
@@ -521,13 +532,13 @@ class Worker:
         if day == self._day:
             return
         self._day = day
-        self._pnl_today = Decimal(0)
+        self._pnl_today = {}
         if self._tripped_day is not None and self._tripped_day != day:
             self._tripped_day = None
             if self.on_daily_loss is not None:
                 self.on_daily_loss("a new UTC day: the daily loss limit starts again", False)
 
-    def _risk_state(self, symbol: str, position_qty: Decimal, now: float) -> RiskState:
+    def _risk_state(self, symbol: str, position_qty: Decimal, now: float, mode: str) -> RiskState:
         day = int(day_start(now))
         self.roll_day(now)
         # Today's orders plus the last minute (the per-minute window crosses midnight).
@@ -536,7 +547,7 @@ class Worker:
         return RiskState(
             position_qty=position_qty,
             orders_at=tuple(self._orders_at),
-            realized_pnl_today=self._pnl_today,
+            realized_pnl_today=self._pnl_today.get((mode, quote_of(symbol)), Decimal(0)),
             last_order_at=self._last_order_at.get(symbol),
         )
 
@@ -560,3 +571,8 @@ def day_start(now: float) -> float:
     """The start of ``now``'s UTC day, as unix seconds."""
     day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return day.timestamp()
+
+
+def quote_of(symbol: str) -> str:
+    """USDT of "BTC/USDT" and of "BTC/USDT:USDT"."""
+    return symbol.partition(":")[0].partition("/")[2]

@@ -82,7 +82,7 @@ class LiveBroker:
         self._unrecorded: set[str] = set()
         self._reader: sqlite3.Connection | None = None
         # Told of P&L realised by fills found later (limits, stops), for the daily loss limit.
-        self.on_realized: Callable[[Decimal], None] | None = None
+        self.on_realized: Callable[[Decimal, str], None] | None = None  # (pnl, symbol)
         self._read_lock = threading.Lock()
         self._started = False
 

@@ -149,7 +149,7 @@ class OrderWatch:
         delta, decided = await self.broker.journal.run(write)
         events: list[Event] = []
         if delta is not None and delta.realized_pnl and self.broker.on_realized is not None:
-            self.broker.on_realized(delta.realized_pnl)
+            self.broker.on_realized(delta.realized_pnl, order.symbol)
         if delta is not None:
             events.append(
                 OrderFilled(
