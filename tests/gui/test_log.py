@@ -6,6 +6,7 @@ import asyncio
 import csv
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 from tests.gui.helpers import (
     close_window,
@@ -93,6 +94,32 @@ async def test_a_rejected_alert_replays_after_the_limit_is_fixed(window, session
     assert record["replay_of"] == rejected["alert_id"]
     assert any(step["step"] == "replay" for step in record["trail"])
     assert "notional" not in (record["reason"] or "")
+
+
+async def test_a_replay_in_live_mode_asks_first_and_cancel_sends_nothing(window, session, qtbot):
+    rejected = await post_alert(session, window, qty="0.1", price="50000")  # over max_notional
+    await decided_row(window, rejected["alert_id"])
+    panel = window.log_panel
+    panel.view.selectRow(0)
+    await until(lambda: panel.replay.isEnabled(), what="replay to be offered")
+    await window.handle.call(lambda e: e.set_mode("live"))
+    try:
+        qtbot.mouseClick(panel.replay, Qt.MouseButton.LeftButton)
+        await until(
+            lambda: (
+                (box := window.findChild(QMessageBox, "replayLiveBox")) is not None
+                and box.isVisible()
+            ),
+            what="the live replay question",
+        )
+        box = window.findChild(QMessageBox, "replayLiveBox")
+        assert "REAL order to binance: buy 0.1 BINANCE:BTCUSDT" in box.text()
+        box.button(QMessageBox.StandardButton.Cancel).click()
+        await until(lambda: "Replay cancelled" in panel.details.toPlainText(), what="cancel")
+        alerts = await window.handle.call(lambda e: e.queries.alerts_page())
+        assert [a["alert_id"] for a in alerts] == [rejected["alert_id"]]  # nothing new
+    finally:
+        await window.handle.call(lambda e: e.set_mode("paper"))
 
 
 async def test_export_csv_writes_the_rows_shown(window, session, tmp_path):

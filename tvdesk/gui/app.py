@@ -127,6 +127,13 @@ async def bring_up(window: MainWindow) -> bool:
             window.mode_switch.show_mode("paper")
             window.status.show_mode("paper")
             window.show_banner(f"Started in PAPER mode: LIVE was refused. {reason}", "#9a6700")
+        else:
+            # Live as it was left (settings.toml): said loudly, with the way back.
+            window.show_banner(
+                "Started in LIVE mode, as tvdesk was left: alerts place REAL orders on "
+                f"{window.handle.settings().exchange.default}. Back to paper is one click.",
+                "#b42318",
+            )
     return True
 
 

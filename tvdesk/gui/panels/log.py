@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -224,6 +225,8 @@ class LogPanel(QWidget):
         row = self._selected_row
         if row is None or row.alert_id is None:
             return
+        if self.handle.settings().mode == "live" and not await self._confirm_live(row):
+            return
         async with busy(self.replay):
             try:
                 new_id = await self.handle.call(lambda e: e.replay(row.alert_id))
@@ -231,6 +234,28 @@ class LogPanel(QWidget):
                 self.details.appendPlainText(f"\nReplay refused: {exc}")
                 return
         self.details.appendPlainText(f"\nReplayed as {new_id}: see the newest row.")
+
+    async def _confirm_live(self, row: LogRow) -> bool:
+        """A replay in LIVE mode sends a real order: the trader says yes to it first."""
+        exchange = self.handle.settings().exchange.default
+        what = " ".join(part for part in (row.side, row.qty, row.symbol) if part) or "the alert"
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Replay in LIVE mode",
+            f"tvdesk is LIVE: replaying sends a REAL order to {exchange}: {what}, "
+            "sized and priced as of now. Send it?",
+            parent=self,
+        )
+        box.setObjectName("replayLiveBox")
+        send = box.addButton("Send a real order", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        await ask(box)
+        confirmed = box.clickedButton() is send
+        box.deleteLater()
+        if not confirmed:
+            self.details.appendPlainText("\nReplay cancelled: nothing was sent.")
+        return confirmed
 
     # -- export -----------------------------------------------------------------------------
 
