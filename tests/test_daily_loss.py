@@ -168,3 +168,14 @@ async def test_losses_in_different_quote_currencies_are_never_added_together(
         assert desk.engine.settings.risk.kill_switch is True
         (trip,) = [e for e in desk.events if isinstance(e, KillSwitchChanged) and e.on]
         assert " USDT (paper) is at or below -50.00" in trip.reason
+
+
+async def test_todays_pnl_is_shown_per_mode(tmp_path: Path) -> None:
+    async with PaperDesk(tmp_path) as desk:
+        await desk.trade(qty="0.01", price="50000")
+        await desk.trade(side="sell", qty="0.01", price="49000")  # a paper loss
+        now = desk.clock.time()
+        paper = await desk.engine.queries.today(now, "paper")
+        live = await desk.engine.queries.today(now, "live")
+        assert D(paper["realized_pnl"]) < 0 and paper["fills"] == 2
+        assert (D(live["realized_pnl"]), live["fills"]) == (0, 0)

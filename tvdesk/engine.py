@@ -425,7 +425,7 @@ class Engine:
             "queue_depth": self.worker.depth,
             "exchange": self.settings.exchange.default,
             **self._exchange_status(),
-            "today": await self.queries.today(self.clock.time()),
+            "today": await self.queries.today(self.clock.time(), self.settings.mode),
         }
 
     async def resolve_symbol(self, ticker: str, exchange: str | None = None) -> MarketMapping:

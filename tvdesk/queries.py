@@ -132,11 +132,11 @@ class Queries:
             for r in rows
         ]
 
-    async def today(self, now: float) -> dict[str, Any]:
-        """Today's (UTC) counters: alerts, orders, fills, realised P&L."""
-        return await asyncio.to_thread(self._today, now)
+    async def today(self, now: float, mode: str | None = None) -> dict[str, Any]:
+        """Today's (UTC) counters: alerts, orders, fills, realised P&L (of ``mode``'s fills)."""
+        return await asyncio.to_thread(self._today, now, mode)
 
-    def _today(self, now: float) -> dict[str, Any]:
+    def _today(self, now: float, mode: str | None = None) -> dict[str, Any]:
         start = (
             datetime.fromtimestamp(now, UTC)
             .replace(hour=0, minute=0, second=0, microsecond=0)
@@ -147,7 +147,12 @@ class Queries:
             (start,),
         )
         orders = self._read("SELECT COUNT(*) FROM orders WHERE created_at >= ?", (start,))
-        fills = self._read("SELECT realized_pnl FROM fills WHERE at >= ?", (start,))
+        if mode is None:
+            fills = self._read("SELECT realized_pnl FROM fills WHERE at >= ?", (start,))
+        else:  # paper and live P&L are never added together (the daily loss limit neither)
+            fills = self._read(
+                "SELECT realized_pnl FROM fills WHERE at >= ? AND mode = ?", (start, mode)
+            )
         pnl = sum((Decimal(r[0]) for r in fills), Decimal(0))
         by_status = {r["status"]: r["n"] for r in alerts}
         return {

@@ -78,8 +78,9 @@ class LiveDialog(QDialog):
         facts.addRow(
             "Limits:",
             QLabel(
-                f"max order value {risk.max_notional} · {risk.max_orders_per_minute} orders/min"
-                f" · daily loss limit {risk.daily_loss_limit or 'none'}"
+                f"max order value {risk.max_notional or 'NO LIMIT'} (in each market's quote) · "
+                f"{risk.max_orders_per_minute or 'NO LIMIT on'} orders/min · daily loss limit "
+                f"{risk.daily_loss_limit or 'NONE'}"
                 + (" · KILL SWITCH ON" if risk.kill_switch else "")
             ),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from PySide6.QtCore import (
@@ -89,7 +90,7 @@ class LogRow:
         if column == 0:
             return time.strftime("%H:%M:%S", time.localtime(self.received_at))
         if column == 4:
-            return self.qty + (" (test)" if self.test else "")
+            return _amount(self.qty) + (" (test)" if self.test else "")
         if column == 7:
             return "" if self.latency_ms is None else f"{self.latency_ms:.1f} ms"
         if column == 8:
@@ -302,3 +303,12 @@ class LogFilter(QSortFilterProxyModel):
             haystack = " ".join(row.cell(c) for c in range(len(COLUMNS))) + " " + row.key
             return self.text in haystack.lower()
         return True
+
+
+def _amount(text: str) -> str:
+    """4E-9 as 0.000000004, 1.50000 as 1.5; anything else as it came."""
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, ValueError):
+        return text
+    return format(value.normalize(), "f") if value.is_finite() else text

@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from PySide6.QtCore import QRegularExpression, QTimer
-from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtGui import QPalette, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QGridLayout,
@@ -32,17 +32,17 @@ from tvdesk.settings import RiskSettings, SettingsError
 # field: (label, unit, one-line explanation); 0 always means "no limit"
 LIMITS: dict[str, tuple[str, str, str]] = {
     "max_qty": ("Max quantity", "base units", "largest quantity one order may have"),
-    "max_notional": ("Max order value", "quote (USDT)", "largest qty × price of one order"),
+    "max_notional": ("Max order value", "quote currency", "largest qty × price of one order"),
     "max_position_notional": (
         "Max position value",
-        "quote (USDT)",
+        "quote currency",
         "largest value tvdesk may hold in one market",
     ),
     "max_orders_per_minute": ("Orders per minute", "orders", "in any rolling 60 seconds"),
     "max_orders_per_day": ("Orders per day", "orders", "per UTC day"),
     "daily_loss_limit": (
         "Daily loss limit",
-        "quote (USDT)",
+        "quote currency",
         "realised loss that stops trading until 00:00 UTC",
     ),
     "min_confidence": ("Min confidence", "0 – 1", "alerts with a lower confidence are refused"),
@@ -78,8 +78,9 @@ class RiskPanel(QWidget):
             grid.addWidget(caption, row, 0)
             grid.addWidget(widget, row, 1)
             grid.addWidget(QLabel(unit), row, 2)
-            hint = QLabel(help_text)
-            hint.setEnabled(False)  # the palette's muted text colour
+            hint = QLabel(help_text, objectName="riskHint")
+            # Muted but readable: a disabled label's colour is too faint on most palettes.
+            hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
             grid.addWidget(hint, row, 3)
         grid.setColumnStretch(3, 1)
         self.apply = QPushButton("&Apply limits", objectName="applyRisk", enabled=False)
@@ -215,12 +216,13 @@ class RiskPanel(QWidget):
     async def refresh_today(self) -> None:
         if not self.handle.running:
             return
-        today = await self.handle.call(lambda e: e.queries.today(time.time()))
+        mode = self.handle.settings().mode
+        today = await self.handle.call(lambda e: e.queries.today(time.time(), mode))
         pnl = Decimal(today["realized_pnl"])
         limit = Decimal(self.handle.settings().risk.daily_loss_limit)
         self.today.setText(
-            f"{today['alerts']} alerts ({today['refused']} refused) · {today['orders']} orders · "
-            f"{today['fills']} fills · realised P&L {pnl:,.2f}"
+            f"{today['alerts']} alerts ({today['refused']} refused at the door) · "
+            f"{today['orders']} orders · {today['fills']} fills · realised P&L ({mode}) {pnl:,.2f}"
         )
         if limit > 0:
             used = max(Decimal(0), -pnl) / limit * 100
