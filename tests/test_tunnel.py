@@ -292,6 +292,8 @@ async def test_the_authtoken_goes_in_a_0600_file_never_on_a_command_line(rigs, m
         assert "--authtoken" not in invocation["argv"]
         assert not any(TOKEN in arg for arg in invocation["argv"])
         assert invocation["command"] != "add-authtoken"
+    await rig.manager.stop()
+    assert not config.exists()  # no copy of the token outlives the tunnel
 
 
 async def test_the_environment_overrides_the_keyring(rigs):

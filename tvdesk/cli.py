@@ -98,6 +98,11 @@ def _port(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    if given == ["--tunnel-guard"]:  # a frozen tvdesk guarding its ngrok agent (tunnel_guard)
+        from tvdesk.tunnel_guard import main as guard
+
+        return guard()
     args = build_parser().parse_args(argv)
     if args.timing:
         timing.enable()

@@ -33,6 +33,7 @@ from pyngrok.conf import PyngrokConfig
 from pyngrok.log import NgrokLog
 
 from tvdesk.tunnel.explain import redact
+from tvdesk.tunnel_guard import GUARD_CODE, GUARD_FLAG
 
 log = logging.getLogger(__name__)
 
@@ -226,38 +227,12 @@ def unhide(secret: str) -> None:
 
 # -- the guard -------------------------------------------------------------------------
 
-# Runs with -I (isolated: no site, no user paths). It holds the read end of a pipe only
-# tvdesk writes to; when tvdesk ends in any way, kill -9 included, the pipe closes and the
-# guard ends the agents it was told about.
-_GUARD_CODE = """
-import os, signal, sys, time
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-pids = set()
-for line in sys.stdin:
-    line = line.strip()
-    if line.startswith("-"):
-        pids.discard(int(line[1:]))
-    elif line:
-        pids.add(int(line))
-for pid in pids:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except OSError:
-        pass
-deadline = time.monotonic() + 3
-while pids and time.monotonic() < deadline:
-    time.sleep(0.1)
-    for pid in list(pids):
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            pids.discard(pid)
-for pid in pids:
-    try:
-        os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
-    except OSError:
-        pass
-"""
+
+def guard_command() -> list[str]:
+    """How to start the guard: this Python with the code, or the frozen app itself."""
+    if getattr(sys, "frozen", False):  # its executable is tvdesk, not a Python that runs -c
+        return [sys.executable, GUARD_FLAG]
+    return [sys.executable, "-I", "-c", GUARD_CODE]
 
 
 class AgentGuard:
@@ -307,17 +282,12 @@ class AgentGuard:
                 self._proc = None
 
     def _spawn(self) -> subprocess.Popen[bytes] | None:
-        if getattr(sys, "frozen", False):
-            # A frozen app's executable is not a Python that runs -c.
-            self._unavailable = True
-            log.warning("no tunnel guard in a frozen build: a crash may leave ngrok running")
-            return None
         kwargs: dict[str, Any] = {}
         if os.name == "posix":
             kwargs["start_new_session"] = True  # Ctrl-C must not end the guard first
         try:
             return subprocess.Popen(
-                [sys.executable, "-I", "-c", _GUARD_CODE],
+                guard_command(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

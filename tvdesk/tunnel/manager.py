@@ -174,6 +174,8 @@ class TunnelManager:
                 await agent.in_thread(guard.close)
             if self._token is not None:
                 agent.unhide(self._token)
+        # The agent read its authtoken at start: no copy of it outlives the tunnel on disk.
+        (self._paths.config_dir / "ngrok" / "ngrok.yml").unlink(missing_ok=True)
         self._set("off")
 
     async def restart(self) -> None:
