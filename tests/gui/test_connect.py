@@ -84,3 +84,22 @@ async def test_first_run_walks_through_the_four_steps(window, qtbot):
     qtbot.keyClicks(secrets.ngrok.input, "2abcTOKENxyz_0123456789")
     qtbot.mouseClick(secrets.ngrok.save, Qt.MouseButton.LeftButton)
     assert panel.steps.done[0] and not panel.welcome.isVisible()
+
+
+async def test_a_changed_public_url_is_said_in_a_banner_and_the_copy_step_reopens(window, qtbot):
+    from tvdesk.tunnel.events import TunnelUrlChanged
+
+    panel = window.connect_panel
+    qtbot.mouseClick(panel.copy_url, Qt.MouseButton.LeftButton)
+    assert panel.steps.done[1]
+    message = (
+        "the public URL changed from https://old.ngrok.app to https://new.ngrok.app: "
+        "edit the webhook URL of every TradingView alert"
+    )
+    window.handle.event.emit(
+        TunnelUrlChanged(0.0, "https://old.ngrok.app", "https://new.ngrok.app", message)
+    )
+
+    await until(lambda: window.banner.isVisible(), what="the banner")
+    assert window.banner.text() == message
+    assert not panel.steps.done[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -38,6 +39,10 @@ from tvdesk.keystore import KeystoreError
 from tvdesk.lockfile import DataDirLocked
 
 BANNER = "QLabel {{ background: {bg}; color: white; padding: 6px 10px; border-radius: 4px; }}"
+
+
+if TYPE_CHECKING:
+    from tvdesk.tunnel.events import TunnelUrlChanged
 
 
 class MainWindow(QMainWindow):
@@ -217,6 +222,11 @@ class MainWindow(QMainWindow):
 
     def on_event_kill_switch_changed(self, event: KillSwitchChanged) -> None:
         self._tray_state()
+
+    def on_event_tunnel_url_changed(self, event: TunnelUrlChanged) -> None:
+        # Every alert in TradingView still posts to the old URL: said where it can't be missed.
+        self.show_banner(event.message, "#9a6700")
+        self.connect_panel.steps.mark(1, False)  # the URL copied before is not this one
 
     # -- closing --------------------------------------------------------------------------
 
