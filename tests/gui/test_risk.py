@@ -26,6 +26,17 @@ async def test_editing_a_limit_changes_the_next_alerts_outcome(window, session, 
     assert "max_notional = 100" in saved
 
 
+async def test_the_kill_switch_is_one_shortcut_away_from_any_tab(window, session, qtbot):
+    window.tabs.setCurrentWidget(window.log_panel)
+    assert window.kill_action.shortcut().toString() == "Ctrl+Shift+K"
+    window.kill_action.trigger()
+    await until(lambda: window.handle.settings().risk.kill_switch, what="the kill switch")
+    assert "ON" in window.risk_panel.kill.text()
+    refused = await post_alert(session, window)
+    row = await decided_row(window, refused["alert_id"])
+    assert row.outcome == "rejected" and "kill switch" in row.reason
+
+
 async def test_limits_cannot_be_negative(window, qtbot):
     field = window.risk_panel.inputs["max_qty"]
     type_into(qtbot, field, "-5")

@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
         self.tray = Tray(self, prefs)
         self.tray.show_requested.connect(self.bring_to_front)
+        self.tray.kill_requested.connect(lambda: spawn(self.kill_now()))
         self.tray.quit_requested.connect(lambda: spawn(self.quit()))
         self._menus()
         for listener in (self, self.status, self.connect_panel, self.symbols_panel):
@@ -114,6 +115,13 @@ class MainWindow(QMainWindow):
         quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(lambda: spawn(self.quit()))
         file_menu.addActions([export, quit_action])
+        trading = self.menuBar().addMenu("&Trading")
+        # From any tab, at once: the emergency stop is never five clicks away.
+        self.kill_action = QAction(
+            "&Kill switch: refuse every new order", self, shortcut=QKeySequence("Ctrl+Shift+K")
+        )
+        self.kill_action.triggered.connect(lambda: spawn(self.kill_now()))
+        trading.addAction(self.kill_action)
         options = self.menuBar().addMenu("&Options")
         for label, name in (
             ("Start &minimised", "start_minimised"),
@@ -123,6 +131,13 @@ class MainWindow(QMainWindow):
             action = QAction(label, self, checkable=True, checked=getattr(self.prefs, name))
             action.toggled.connect(lambda on, name=name: self._set_pref(name, on))
             options.addAction(action)
+
+    async def kill_now(self) -> None:
+        """The kill switch on (resuming stays on the Risk tab, where the limits are)."""
+        if not self.handle.running or self.handle.settings().risk.kill_switch:
+            return
+        await self.handle.call(lambda e: e.set_kill_switch(True, "kill switch (window)"))
+        self.risk_panel.show_kill(True)
 
     def _set_pref(self, name: str, on: bool) -> None:
         setattr(self.prefs, name, on)

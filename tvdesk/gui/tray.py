@@ -28,6 +28,7 @@ NOTICE_MS = 10_000
 
 class Tray(QObject):
     show_requested = Signal()
+    kill_requested = Signal()
     quit_requested = Signal()
 
     def __init__(self, window: QMainWindow, prefs: Prefs) -> None:
@@ -44,9 +45,12 @@ class Tray(QObject):
             menu = QMenu(window)
             show = QAction("Show tvdesk", menu)
             show.triggered.connect(self.show_requested)
+            kill = QAction("Kill switch: refuse every new order", menu)
+            kill.triggered.connect(self.kill_requested)
             quit_action = QAction("Quit tvdesk", menu)
             quit_action.triggered.connect(self.quit_requested)
             menu.addAction(show)
+            menu.addAction(kill)
             menu.addSeparator()
             menu.addAction(quit_action)
             self.icon.setContextMenu(menu)

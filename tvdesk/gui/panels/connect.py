@@ -255,8 +255,14 @@ class ConnectPanel(QWidget):
             self.test_trail.clear()
             try:
                 await self._send_test()
+            except ValueError:  # not a JSON reply: something else answered at that URL
+                self.test_result.setText(
+                    f"{self.webhook_url()} did not answer like tvdesk (an error page?): "
+                    "is the tunnel up, and is this the URL shown above?"
+                )
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                self.test_result.setText(f"Could not reach {self.webhook_url()}: {exc}")
+                why = str(exc) or "no answer in time"
+                self.test_result.setText(f"Could not reach {self.webhook_url()}: {why}")
 
     async def _send_test(self) -> None:
         secret = self.handle.keystore.get(WEBHOOK_SECRET)
@@ -291,6 +297,12 @@ class ConnectPanel(QWidget):
         self.test_result.setText(f"Accepted in {acked_ms:.1f} ms; waiting for the decision…")
         try:
             decided = await asyncio.wait_for(future, DECISION_TIMEOUT_S)
+        except TimeoutError:
+            self.test_result.setText(
+                f"Accepted in {acked_ms:.1f} ms, but no decision within "
+                f"{DECISION_TIMEOUT_S:g} s (the engine may be busy): see the Log tab"
+            )
+            return
         finally:
             self._waiting.pop(alert_id, None)
         round_trip = (time.perf_counter() - started) * 1000
