@@ -408,6 +408,19 @@ async def test_an_unreachable_public_url_is_down_and_checked_again_without_a_new
     assert len(rig.fake.agents()) == 1
 
 
+async def test_checks_of_the_public_url_stop_after_a_few_to_spare_the_quota(rigs):
+    rig = rigs({"mode": "edge_down"}, timings=TunnelTimings(**{**FAST.__dict__, "max_checks": 3}))
+    await rig.start()
+
+    up = await rig.until_state("up")
+
+    assert up.public_url  # shown: TradingView may still reach it
+    assert "Checked 3 times; not checking again, to spare your ngrok request quota" in up.error
+    checks = [r for r in rig.fake.edge_requests() if r["path"] == "/health"]
+    assert len(checks) == 3
+    assert rig.manager.status()["state"] == "up"
+
+
 async def test_a_missing_ngrok_path_is_an_error_and_nothing_is_downloaded(rigs, tmp_path):
     missing = tmp_path / "nowhere" / "ngrok"
     rig = rigs(ngrok_path=str(missing))

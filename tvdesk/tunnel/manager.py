@@ -67,6 +67,9 @@ class TunnelTimings:
     stop_s: float = 3.0  # polite stop before a kill
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
+    # Checks of the public URL before tvdesk stops asking: each one counts against the
+    # trader's ngrok request quota, and only TradingView's own requests really matter.
+    max_checks: int = 8
 
     def backoff(self, attempt: int) -> float:
         return min(self.backoff_max_s, self.backoff_initial_s * 2 ** min(attempt, 30))
@@ -232,9 +235,9 @@ class TunnelManager:
 
         proc = await self._start_agent(self._config)
         url = await self._open_endpoint(self._config)
-        await self._confirm(url, proc)
+        unconfirmed = await self._confirm(url, proc)
         self._reached_up = True
-        self._set("up", url=url)
+        self._set("up", url=url, error=unconfirmed)
         self._note_url(url)
         code = await self._wait_exit(proc, None)
         raise TunnelProblem(
@@ -378,17 +381,23 @@ class TunnelManager:
             raise TunnelProblem(f"the ngrok agent gave no public URL; {RETRYING}")
         return public_url.rstrip("/")
 
-    async def _confirm(self, url: str, proc: subprocess.Popen[Any]) -> None:
+    async def _confirm(self, url: str, proc: subprocess.Popen[Any]) -> str | None:
         """GET /health once through the public URL; again, backing off, only if that failed.
 
-        Never polled once it worked: ngrok's free plan counts every request.
+        Never polled once it worked: ngrok's free plan counts every request. After
+        ``max_checks`` failures it stops asking and says so (None: confirmed).
         """
         delay = self.timings.backoff_initial_s
-        while True:
+        for checks in range(1, self.timings.max_checks + 1):
             self._detail = f"checking {url}/health"
             problem = await self._check(url)
             if problem is None:
-                return
+                return None
+            if checks == self.timings.max_checks:
+                return (
+                    f"{problem}. Checked {checks} times; not checking again, to spare your "
+                    "ngrok request quota: send a test alert to try the URL, or restart tvdesk"
+                )
             self._set("down", error=problem, detail=f"checking again in {delay:g} s")
             if await self._wait_exit(proc, delay) is not None:
                 raise TunnelProblem(
