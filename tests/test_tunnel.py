@@ -612,6 +612,36 @@ async def test_first_use_downloads_the_agent_and_says_how_long_it_took(rigs, dow
     assert downloaded.live_agents() == []
 
 
+async def test_a_broken_downloaded_agent_is_fetched_again(rigs, download_from):
+    archive = _agent_archive()
+    name = f"ngrok-{uuid.uuid4().hex}.tgz"
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(body=archive, content_type="application/gzip")
+
+    app = web.Application()
+    app.router.add_get(f"/{name}", serve)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    assert site._server is not None
+    download_from(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/{name}")
+    try:
+        rig = rigs(ngrok_path="")
+        broken = rig.paths.data_dir / "ngrok" / "ngrok"
+        broken.parent.mkdir(parents=True, exist_ok=True)
+        broken.write_bytes(b"\x7fELF cut short")  # a download that never finished
+        await rig.start()
+        down = await rig.until_state("down")
+        assert down.error.startswith("the downloaded ngrok agent would not run (")
+        await rig.until_state("up")
+    finally:
+        await runner.cleanup()
+    assert [e.phase for e in rig.events.of(TunnelAgentDownload)] == ["started", "finished"]
+    await rig.manager.stop()
+
+
 async def test_without_internet_the_download_fails_clearly_and_is_retried(rigs, download_from):
     download_from(f"http://127.0.0.1:{free_port()}/ngrok-v3-stable-linux-amd64.tgz")  # no one
     rig = rigs(ngrok_path="")

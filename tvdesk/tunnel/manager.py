@@ -256,8 +256,12 @@ class TunnelManager:
             raise TunnelProblem(NO_AUTHTOKEN, "off")
         return token
 
+    def _configured_agent(self) -> str:
+        """The trader's own ngrok (TVDESK_NGROK_PATH or [tunnel] ngrok_path), if any."""
+        return self._env.get("TVDESK_NGROK_PATH") or self._settings().ngrok_path
+
     async def _agent_binary(self) -> Path:
-        configured = self._env.get("TVDESK_NGROK_PATH") or self._settings().ngrok_path
+        configured = self._configured_agent()
         if configured:
             path = Path(configured).expanduser()
             where = "[tunnel] ngrok_path or TVDESK_NGROK_PATH"
@@ -332,10 +336,18 @@ class TunnelManager:
         except PyngrokError as exc:
             raise agent_problem(self._hide(str(exc)), self._domain()) from None
         except OSError as exc:
+            why = exc.strerror or str(exc)
+            if not self._configured_agent():
+                # tvdesk's own download, broken (cut short, say): fetch it again next try.
+                Path(config.ngrok_path).unlink(missing_ok=True)
+                raise TunnelProblem(
+                    f"the downloaded ngrok agent would not run ({why}): downloading it again; "
+                    f"{RETRYING}"
+                ) from None
             raise TunnelProblem(
-                f"cannot run the ngrok agent at {config.ngrok_path} ({exc.strerror or exc}): "
-                "is it an ngrok for this computer? Point [tunnel] ngrok_path at another one, "
-                "or clear it and tvdesk downloads ngrok itself",
+                f"cannot run the ngrok agent at {config.ngrok_path} ({why}): is it an ngrok "
+                "for this computer? Point [tunnel] ngrok_path at another one, or clear it and "
+                "tvdesk downloads ngrok itself",
                 "error",
             ) from None
 
