@@ -394,6 +394,23 @@ async def test_two_agents_on_one_domain_the_second_waits_for_the_first(rigs):
     assert again.public_url == up.public_url
 
 
+async def test_a_session_lost_while_the_agent_lives_is_down_until_it_reconnects(rigs):
+    rig = rigs({"mode": "drops"})
+    await rig.start()
+    up = await rig.until_state("up")
+
+    rig.fake.drop_session()
+    down = await rig.until_state("down")
+    assert down.error.startswith("the ngrok agent lost its connection to ngrok (")
+    assert "TradingView cannot reach tvdesk until it reconnects" in down.error
+    assert rig.manager.status()["state"] == "down"
+
+    rig.fake.restore_session()
+    back = await rig.until_state("up")
+    assert back.public_url == up.public_url and back.error is None
+    assert len(rig.fake.agents()) == 1  # the same agent: nothing restarted
+
+
 async def test_an_unreachable_public_url_is_down_and_checked_again_without_a_new_agent(rigs):
     rig = rigs({"mode": "edge_down"})
     await rig.start()

@@ -19,7 +19,8 @@ How it behaves is read at each launch from ``behaviour.json`` beside it: a list 
 ``mode``: ``ok``, ``bad_authtoken`` (error on start, echoing the token like the real
 agent), ``no_network`` (never establishes a session), ``silent`` (prints nothing),
 ``domain_in_use`` (502 on endpoint creation), ``edge_down`` (the public URL answers
-502) or ``die_after`` (exits ``seconds`` after start). Every invocation and every edge
+502), ``die_after`` (exits ``seconds`` after start) or ``drops`` (its session drops on
+``drop_session()`` and comes back on ``restore_session()``). Every invocation and every edge
 request is recorded as a JSON line under ``state/`` (argv, pid, where the authtoken came
 from, a hash of it, the config file's mode: never the token itself).
 
@@ -87,6 +88,13 @@ class FakeNgrok:
     def agents(self) -> list[dict[str, Any]]:
         """The ``start`` invocations, oldest first."""
         return [i for i in self.invocations() if i["command"] == "start"]
+
+    def drop_session(self) -> None:
+        """An agent in ``drops`` mode loses its session now (and keeps trying)."""
+        (self.state_dir / "drop").touch()
+
+    def restore_session(self) -> None:
+        (self.state_dir / "reconnect").touch()
 
     def edge_requests(self) -> list[dict[str, Any]]:
         return _read_lines(self.state_dir / "edge.jsonl")
@@ -439,6 +447,17 @@ def _run_agent(args: list[str], launch: dict[str, Any], grace_s: float) -> int:
     if mode == "die_after":
         time.sleep(float(launch.get("seconds", 1)))
         os._exit(3)
+    if mode == "drops":  # the session drops while the agent lives on, and comes back
+        state = _root() / "state"
+        while not (state / "drop").exists():
+            time.sleep(0.05)
+        while not (state / "reconnect").exists():
+            err = "failed to read message: EOF"
+            _log("eror", "session closing", obj="tunnels.session", err=f'"{err}"')
+            _log("eror", "failed to reconnect session", obj="csess", id="5f1c", err=f'"{err}"')
+            time.sleep(0.1)
+        _log("info", "client session established", obj="tunnels.session")
+        _log("info", "tunnel session started", obj="tunnels.session")
     while True:
         time.sleep(1)
 

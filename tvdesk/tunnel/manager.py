@@ -75,6 +75,11 @@ class TunnelTimings:
         return min(self.backoff_max_s, self.backoff_initial_s * 2 ** min(attempt, 30))
 
 
+# ngrok's own log messages for a session lost and (re)established.
+_SESSION_LOST = frozenset(("session closing", "failed to reconnect session"))
+_SESSION_BACK = frozenset(("client session established", "tunnel session started"))
+
+
 class TunnelManager:
     def __init__(
         self,
@@ -156,6 +161,8 @@ class TunnelManager:
             return
         self._port = port
         self._stopping = False
+        self._loop = asyncio.get_running_loop()  # the agent's log lines come on a thread
+        self._lost_url: str | None = None  # the URL while the agent's session is lost
         self._last_url = self._read_last_url()
         self._set("starting", detail="starting the tunnel")
         self._task = asyncio.create_task(self._run(), name="tvdesk-tunnel")
@@ -216,6 +223,7 @@ class TunnelManager:
 
     async def _session(self) -> None:
         """One agent's life: start it, open the endpoint, confirm, then watch it."""
+        self._lost_url = None  # a new agent: its session, its URL
         token = self._token = self._authtoken()
         binary = await self._agent_binary()
         from tvdesk.tunnel import agent  # pyngrok only now: --no-tunnel never imports it
@@ -487,6 +495,36 @@ class TunnelManager:
             self._agent_error = self._hide(entry.err)
         elif line.startswith("ERROR:") and self._agent_error is None:
             self._agent_error = line.removeprefix("ERROR:").strip()
+        # Once up, the agent process lives on through a lost connection and reconnects
+        # by itself: only its own words say that TradingView cannot reach tvdesk meanwhile.
+        if entry.msg in _SESSION_LOST and entry.lvl in ("ERROR", "CRITICAL"):
+            self._on_loop(self._session_lost, self._hide(entry.err or entry.msg or ""))
+        elif entry.msg in _SESSION_BACK:
+            self._on_loop(self._session_back)
+
+    def _on_loop(self, callback: Callable[..., None], *args: Any) -> None:
+        loop = getattr(self, "_loop", None)
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
+                loop.call_soon_threadsafe(callback, *args)
+
+    def _session_lost(self, why: str) -> None:
+        if self._state != "up" or self._public_url is None:
+            return
+        self._lost_url = self._public_url
+        self._set(
+            "down",
+            error=(
+                f"the ngrok agent lost its connection to ngrok ({why.strip(chr(34))}): "
+                "TradingView cannot reach tvdesk until it reconnects, which it does by itself"
+            ),
+            detail="the ngrok agent is reconnecting",
+        )
+
+    def _session_back(self) -> None:
+        url, self._lost_url = self._lost_url, None
+        if url is not None and self._state == "down":
+            self._set("up", url=url)
 
     # -- helpers -----------------------------------------------------------------------
 
