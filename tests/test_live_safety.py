@@ -232,6 +232,16 @@ async def test_open_live_orders_are_still_followed_after_a_restart_in_paper_mode
             assert (await desk.position())["qty"] == D("0.00999")
 
 
+async def test_live_balances_are_the_exchanges(tmp_path: Path):
+    async with FakeBinance() as fake, LiveDesk(tmp_path, fake) as desk:
+        assert await desk.engine.balances("live") == []  # nothing read yet
+        await desk.trade(qty="0.01", price="50000")
+        rows = {r["currency"]: r for r in await desk.engine.balances("live")}
+        assert rows["BTC"]["free"] == fake.free["BTC"]  # as the exchange holds it
+        assert rows["USDT"]["free"] == fake.free["USDT"]
+        assert all(r["exchange"] == "binance" for r in rows.values())
+
+
 async def test_a_limit_entry_gets_its_stop_loss_when_it_fills(tmp_path: Path):
     async with FakeBinance() as fake, LiveDesk(tmp_path, fake) as desk:
         decided = await desk.trade(qty="0.01", price="49000", order_type="limit", stop_loss="45000")

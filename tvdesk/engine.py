@@ -325,6 +325,12 @@ class Engine:
         """
         return await self._live_broker().check()
 
+    async def balances(self, mode: str) -> list[dict[str, Any]]:
+        """Paper: the book in the journal. Live: what the exchange last reported."""
+        if mode == "live":
+            return self.live.cached_balances() if self.live is not None else []
+        return await self.queries.balances(mode)
+
     def live_balance(self) -> str | None:
         """The default exchange's balance as the last live check read it (None before)."""
         if self.live is None:

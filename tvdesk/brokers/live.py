@@ -317,6 +317,15 @@ class LiveBroker:
             base_reserved=resting,
         )
 
+    def cached_balances(self) -> list[dict[str, Any]]:
+        """The balances the exchange last reported (read at the live check and per alert)."""
+        return [
+            {"exchange": exchange, "currency": cur, "free": free, "used": used}
+            for exchange, (_, held) in sorted(self._balances.items())
+            for cur, (free, used) in sorted(held.items())
+            if free or used
+        ]
+
     async def _own_protection(self, mapping: Mapping, side: str) -> list[sqlite3.Row]:
         """tvdesk's open stop-loss / take-profit orders on this market that ``side`` trades."""
         return [

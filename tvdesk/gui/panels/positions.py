@@ -88,7 +88,7 @@ class PositionsPanel(QWidget):
         async def read(engine: Any) -> tuple[Any, Any, Any]:
             return (
                 await engine.queries.positions(mode),
-                await engine.queries.balances(mode),
+                await engine.balances(mode),
                 await engine.queries.pnl_history(mode),
             )
 
