@@ -422,6 +422,8 @@ def test_send_test_goes_through_the_public_url_and_reports_the_round_trip(headle
     assert json.loads(reply)["status"] == "accepted"
     fake = FakeNgrok(tmp_path / "bin" / "ngrok", tmp_path / "bin")
     assert [r["method"] for r in fake.edge_requests() if r["path"] == "/webhook"] == ["POST"]
+    # The engine had its secrets in TVDESK_* variables; the agent it started got none.
+    assert all(agent["env_tvdesk"] == [] for agent in fake.agents())
 
 
 def test_sigterm_ends_the_agent_with_tvdesk(headless, tmp_path):

@@ -490,6 +490,7 @@ def main() -> int:
             "config": config_path,
             "config_mode": config_mode,
             "env_has_authtoken": "NGROK_AUTHTOKEN" in os.environ,
+            "env_tvdesk": sorted(k for k in os.environ if k.upper().startswith("TVDESK_")),
         },
     )
     if command == "version":

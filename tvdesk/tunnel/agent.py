@@ -106,12 +106,18 @@ class _SubprocessForPyngrok:
     def Popen(self, args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
         if kwargs.get("stdout") == subprocess.PIPE:
             kwargs.setdefault("stderr", subprocess.STDOUT)
+        kwargs.setdefault("env", child_env())
         proc = subprocess.Popen(args, **kwargs)
         with _hooks_lock:
             hook = _hooks.get(str(args[0]))
         if hook is not None:
             hook(proc)
         return proc
+
+
+def child_env() -> dict[str, str]:
+    """This environment without tvdesk's secrets: the agent and the guard need none."""
+    return {k: v for k, v in os.environ.items() if not k.upper().startswith("TVDESK_")}
 
 
 def set_launch_hook(ngrok_path: Path, hook: LaunchHook | None) -> None:
@@ -288,6 +294,7 @@ class AgentGuard:
         try:
             return subprocess.Popen(
                 guard_command(),
+                env=child_env(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
