@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
 
 from tests.gui.helpers import decided_row, post_alert, tick, type_into, until
 
@@ -35,6 +36,34 @@ async def test_the_kill_switch_is_one_shortcut_away_from_any_tab(window, session
     refused = await post_alert(session, window)
     row = await decided_row(window, refused["alert_id"])
     assert row.outcome == "rejected" and "kill switch" in row.reason
+
+
+async def test_resuming_in_live_mode_asks_first(window, qtbot):
+    panel = window.risk_panel
+    await window.handle.call(lambda e: e.set_kill_switch(True, "test"))
+    panel.show_kill(True)
+    await window.handle.call(lambda e: e.set_mode("live"))
+    try:
+        qtbot.mouseClick(panel.kill, Qt.MouseButton.LeftButton)
+        await until(
+            lambda: (
+                (box := window.findChild(QMessageBox, "resumeLiveBox")) is not None
+                and box.isVisible()
+            ),
+            what="the resume question",
+        )
+        box = window.findChild(QMessageBox, "resumeLiveBox")
+        assert "REAL order" in box.text()
+        box.button(QMessageBox.StandardButton.Cancel).click()
+        await until(
+            lambda: (
+                (b := window.findChild(QMessageBox, "resumeLiveBox")) is None or not b.isVisible()
+            ),
+            what="the question to close",
+        )
+        assert window.handle.settings().risk.kill_switch  # still on: nothing resumed
+    finally:
+        await window.handle.call(lambda e: e.set_mode("paper"))
 
 
 async def test_limits_cannot_be_negative(window, qtbot):

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -25,7 +26,7 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from tvdesk.core.events import KillSwitchChanged, OrderFilled, SettingsChanged
-from tvdesk.gui.aio import busy
+from tvdesk.gui.aio import ask, busy
 from tvdesk.gui.handle import EngineHandle
 from tvdesk.settings import RiskSettings, SettingsError
 
@@ -201,6 +202,8 @@ class RiskPanel(QWidget):
     async def toggle_kill(self) -> None:
         on = not self.handle.settings().risk.kill_switch
         flatten = on and self.and_flatten.isChecked()
+        if not on and self.handle.settings().mode == "live" and not await self._confirm_resume():
+            return
         async with busy(self.kill):
             if on:
                 await self.handle.call(lambda e: e.set_kill_switch(True, "kill switch (window)"))
@@ -209,6 +212,24 @@ class RiskPanel(QWidget):
             else:
                 await self.handle.call(lambda e: e.resume())
         self.show_kill(self.handle.settings().risk.kill_switch)
+
+    async def _confirm_resume(self) -> bool:
+        """Lifting the kill switch in LIVE lets real orders through again: asked, not assumed."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Resume LIVE trading",
+            "tvdesk is LIVE: resuming lets every new alert that passes the risk limits place "
+            "a REAL order again. Resume?",
+            parent=self,
+        )
+        box.setObjectName("resumeLiveBox")
+        resume = box.addButton("Resume live trading", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        await ask(box)
+        confirmed = box.clickedButton() is resume
+        box.deleteLater()
+        return confirmed
 
     # -- today ------------------------------------------------------------------------
 
