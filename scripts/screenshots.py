@@ -29,14 +29,14 @@ from keyring.backend import KeyringBackend  # noqa: E402
 from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget  # noqa: E402
 
+from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, service_name  # noqa: E402
+from tvdesk.config.settings import Settings, SymbolRule, resolve_paths  # noqa: E402
 from tvdesk.core.auth import sign_tvdesk  # noqa: E402
 from tvdesk.gui.aio import QtLoop  # noqa: E402
 from tvdesk.gui.app import bring_up, build_window  # noqa: E402
 from tvdesk.gui.collector import MainThreadCollector  # noqa: E402
 from tvdesk.gui.dialogs.live import LiveDialog  # noqa: E402
 from tvdesk.gui.main_window import MainWindow  # noqa: E402
-from tvdesk.keystore import WEBHOOK_SECRET, Keystore, service_name  # noqa: E402
-from tvdesk.settings import Settings, SymbolRule, resolve_paths  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 FAKE_SECRET = "screenshot-fake-secret-not-used-anywhere"

@@ -10,8 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.support.paper import PaperDesk, paper_settings
+from tvdesk.config.settings import Settings, load_settings, resolve_paths
 from tvdesk.core.events import Event, KillSwitchChanged
-from tvdesk.settings import Settings, load_settings, resolve_paths
 
 D = Decimal
 DAY = 86_400

@@ -33,8 +33,8 @@ from tests.support.door import (
     tvdesk_signature,
 )
 from tvdesk import __version__
-from tvdesk.logs import EventLogger, setup_logging, stop_logging
-from tvdesk.settings import AuthSettings, ListenerSettings, Settings
+from tvdesk.config.settings import AuthSettings, ListenerSettings, Settings
+from tvdesk.support.logs import EventLogger, setup_logging, stop_logging
 
 AUTH_FORMS = ("body", "x-signature", "tvdesk")
 

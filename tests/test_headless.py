@@ -26,9 +26,9 @@ import pytest
 
 import tvdesk
 from tests.support.engine_proc import Engines, dry_run_alert, get, run_cli
-from tvdesk.control import call as control_call
-from tvdesk.control import signed_message
 from tvdesk.core.auth import sign_tvdesk
+from tvdesk.door.control import call as control_call
+from tvdesk.door.control import signed_message
 
 # Shaped like the secrets tvdesk makes itself (43 characters).
 SECRET = secrets.token_urlsafe(32)

@@ -36,7 +36,7 @@ def test_webhook_secret_lives_in_the_real_keyring(tmp_path: Path) -> None:
             import json, sys, time
             from pathlib import Path
             import keyring
-            from tvdesk.keystore import Keystore, service_name
+            from tvdesk.config.keystore import Keystore, service_name
 
             data = Path(sys.argv[2])
             store = Keystore(service_name(data), env={})

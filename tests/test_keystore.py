@@ -7,7 +7,7 @@ from keyring.backends import fail, null
 
 from tests.support.engine_proc import run_cli
 from tests.support.memkeyring import MemoryKeyring
-from tvdesk.keystore import WEBHOOK_SECRET, Keystore, KeystoreError, service_name
+from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, KeystoreError, service_name
 
 SERVICE = "tvdesk/test"
 URLSAFE_256_BITS = re.compile(r"[A-Za-z0-9_-]{43,}")

@@ -15,11 +15,11 @@ from tests.support.live import FAST, LiveDesk, until
 from tvdesk.brokers import ledger
 from tvdesk.brokers.exchange import OrderState
 from tvdesk.brokers.ledger import LiveOrder
+from tvdesk.config.settings import resolve_paths
 from tvdesk.core.alert import Alert, alert_to_dict
 from tvdesk.core.events import CircuitChanged
 from tvdesk.core.ids import client_order_id, new_ulid
-from tvdesk.journal import AlertRecord, Journal, JournalError
-from tvdesk.settings import resolve_paths
+from tvdesk.store.journal import AlertRecord, Journal, JournalError
 
 D = Decimal
 

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from tvdesk.core.events import AlertAccepted, AlertDecided, AlertRejected
-from tvdesk.logs import EventLogger, setup_logging, stop_logging
+from tvdesk.support.logs import EventLogger, setup_logging, stop_logging
 
 
 def read_lines(path: Path) -> list[dict]:

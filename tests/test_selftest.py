@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tvdesk import selftest
+from tvdesk.engine import selftest
 
 
 def test_self_test_passes_and_says_what_it_proved(capsys):

@@ -7,7 +7,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from tvdesk.settings import (
+from tvdesk.config.settings import (
     SCHEMA_VERSION,
     TRADINGVIEW_IPS,
     Settings,

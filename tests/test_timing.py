@@ -1,4 +1,4 @@
-"""Start-up figures: ``tvdesk.timing`` marks and ``tvdesk --timing``."""
+"""Start-up figures: ``tvdesk.support.timing`` marks and ``tvdesk --timing``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.engine_proc import EngineProcess
-from tvdesk import timing
+from tvdesk.support import timing
 
 ROOT = Path(__file__).resolve().parents[1]
 

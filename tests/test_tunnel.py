@@ -31,10 +31,10 @@ from pyngrok import installer
 
 from tests.support.fake_ngrok import FakeNgrok, executable_text, install_fake_ngrok, pid_alive
 from tests.support.memkeyring import MemoryKeyring
-from tvdesk.clock import SystemClock
+from tvdesk.config.keystore import Keystore
+from tvdesk.config.settings import Paths, TunnelSettings, resolve_paths
 from tvdesk.core.events import Event, TunnelChanged
-from tvdesk.keystore import Keystore
-from tvdesk.settings import Paths, TunnelSettings, resolve_paths
+from tvdesk.support.clock import SystemClock
 from tvdesk.tunnel import (
     AUTHTOKEN,
     NO_AUTHTOKEN,

@@ -27,12 +27,8 @@ from tests.support.door import SECRET, alert
 from tests.support.engine_proc import EngineProcess, get, run_cli
 from tests.support.fake_ngrok import FakeNgrok, install_fake_ngrok, pid_alive, wait_until
 from tests.support.memkeyring import MemoryKeyring
-from tvdesk.bus import EventBus
-from tvdesk.clock import SystemClock
-from tvdesk.core.events import AlertAccepted, AlertRejected, Event, TunnelChanged
-from tvdesk.engine import Engine
-from tvdesk.keystore import WEBHOOK_SECRET, Keystore
-from tvdesk.settings import (
+from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore
+from tvdesk.config.settings import (
     AuthSettings,
     ListenerSettings,
     Settings,
@@ -40,6 +36,10 @@ from tvdesk.settings import (
     default_settings_text,
     resolve_paths,
 )
+from tvdesk.core.events import AlertAccepted, AlertRejected, Event, TunnelChanged
+from tvdesk.engine.engine import Engine
+from tvdesk.support.bus import EventBus
+from tvdesk.support.clock import SystemClock
 from tvdesk.tunnel import AUTHTOKEN, NO_AUTHTOKEN, TunnelTimings
 
 TOKEN = "2aBcDeFgHiJkLmNoPqRsTuVwXyZ_3aBcDeFgHiJkLmNoPqRsTu"
@@ -486,7 +486,7 @@ def test_no_tunnel_starts_no_agent_and_never_imports_pyngrok(headless, tmp_path)
         [
             sys.executable,
             "-c",
-            "import sys, tvdesk.cli, tvdesk.engine; print('pyngrok' in sys.modules)",
+            "import sys, tvdesk.cli.main, tvdesk.engine.engine; print('pyngrok' in sys.modules)",
         ],
         capture_output=True,
         text=True,

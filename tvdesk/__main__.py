@@ -1,3 +1,3 @@
-from tvdesk.cli import main
+from tvdesk.cli.main import main
 
 raise SystemExit(main())

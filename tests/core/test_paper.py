@@ -4,7 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from tvdesk.core.paper import Balance, Fill, PaperBook, PaperOrder, PaperRejected, Position
+from tvdesk.core.book import Balance, Fill, PaperBook, PaperOrder, PaperRejected, Position
 
 T0 = 1_700_000_000.0
 FEE = D("0.001")

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import QApplication
 
 from tests.gui.helpers import close_window, open_window
 from tests.support.paper import paper_settings
+from tvdesk.config.settings import Settings
 from tvdesk.gui.aio import QtLoop
 from tvdesk.gui.collector import MainThreadCollector
 from tvdesk.gui.main_window import MainWindow
-from tvdesk.settings import Settings
 
 # pytest-qt processes Qt events between test phases, when no asyncio loop runs. qasync
 # runs asyncio callbacks as Qt timer events, so that would step coroutines outside their

@@ -16,12 +16,12 @@ from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLineEdit, QMessageBox, QWidget
 
 from tests.support.paper import SECRET
+from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, service_name
+from tvdesk.config.settings import Settings, resolve_paths
 from tvdesk.core.auth import sign_tvdesk
 from tvdesk.gui.app import bring_up, build_window
 from tvdesk.gui.main_window import MainWindow
 from tvdesk.gui.models.log_model import LogRow
-from tvdesk.keystore import WEBHOOK_SECRET, Keystore, service_name
-from tvdesk.settings import Settings, resolve_paths
 
 _refs = itertools.count(1)
 

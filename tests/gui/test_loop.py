@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 from tests.support.paper import SECRET
-from tvdesk.bus import EventBus
 from tvdesk.core.events import AlertDecided, EngineStopped
 from tvdesk.gui.bridge import Bridge, handler_name
+from tvdesk.support.bus import EventBus
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QApplication, QLabel
 
 from tests.gui.helpers import find_box, until
 from tests.support.paper import paper_settings
+from tvdesk.config.settings import Settings
 from tvdesk.gui.dialogs.live import LiveDialog
-from tvdesk.settings import Settings
 
 
 def live_dialog() -> LiveDialog | None:

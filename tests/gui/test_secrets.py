@@ -10,10 +10,10 @@ from PySide6.QtGui import QGuiApplication
 
 from tests.gui.helpers import close_window, find_box, post_alert, until
 from tests.support.paper import SECRET, paper_settings
+from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, service_name
+from tvdesk.config.settings import resolve_paths
 from tvdesk.gui.app import bring_up, build_window
 from tvdesk.gui.resources import MASK
-from tvdesk.keystore import WEBHOOK_SECRET, Keystore, service_name
-from tvdesk.settings import resolve_paths
 
 NGROK = "2bFakeNgrokToken_0123456789abcdef"
 API_KEY, API_SECRET, API_PASSWORD = "okx-key-0123456789", "okx-secret-abcdef0123", "pass-phrase-9"

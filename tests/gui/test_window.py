@@ -17,11 +17,11 @@ from tests.gui.helpers import (
     until,
 )
 from tests.support.paper import SECRET, paper_settings
+from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, service_name
+from tvdesk.config.settings import resolve_paths
 from tvdesk.gui.app import bring_up, build_window
 from tvdesk.gui.prefs import CLOSE_QUIT
-from tvdesk.keystore import WEBHOOK_SECRET, Keystore, service_name
-from tvdesk.lockfile import DataDirLock
-from tvdesk.settings import resolve_paths
+from tvdesk.support.lockfile import DataDirLock
 
 
 async def test_a_second_engine_on_the_same_data_dir_is_a_dialog(window, tmp_path):

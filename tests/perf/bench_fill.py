@@ -72,12 +72,12 @@ async def run(alerts: int, rate: float) -> dict[str, object]:
     import keyring
 
     from tests.support.memkeyring import MemoryKeyring
-    from tvdesk.bus import EventBus
-    from tvdesk.clock import SystemClock
+    from tvdesk.config.keystore import Keystore
+    from tvdesk.config.settings import Settings, resolve_paths
     from tvdesk.core.events import AlertDecided, Event
-    from tvdesk.engine import Engine
-    from tvdesk.keystore import Keystore
-    from tvdesk.settings import Settings, resolve_paths
+    from tvdesk.engine.engine import Engine
+    from tvdesk.support.bus import EventBus
+    from tvdesk.support.clock import SystemClock
 
     keyring.set_keyring(MemoryKeyring())
     secret = secrets.token_urlsafe(32)

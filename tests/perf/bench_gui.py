@@ -123,9 +123,9 @@ def post(url: str, secret: str, count: int, connections: int) -> int:
 async def burst_round(threaded: bool) -> dict[str, Any]:
     from PySide6.QtCore import QTimer
 
+    from tvdesk.config.keystore import Keystore
+    from tvdesk.config.settings import Settings, resolve_paths
     from tvdesk.gui.app import bring_up, build_window
-    from tvdesk.keystore import Keystore
-    from tvdesk.settings import Settings, resolve_paths
 
     secret = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory(prefix="tvdesk-bench-gui-") as tmp:

@@ -107,7 +107,7 @@ def serve_bare(journal_path: Path | None = None) -> int:
     journal: Any = None
     if journal_path is not None:
         sys.path.insert(0, str(ROOT))
-        from tvdesk.journal import AlertRecord, Journal
+        from tvdesk.store.journal import AlertRecord, Journal
 
         journal = Journal(journal_path)
         journal.open()
@@ -699,7 +699,7 @@ def _median_of(rounds: list[dict[str, Any]], key: str) -> float | None:
 
 def engine_drained(control_port: int, secret: str) -> Callable[[], bool]:
     """Whether tvdesk's worker queue is empty, from the control port's status."""
-    from tvdesk.control import ControlError, call
+    from tvdesk.door.control import ControlError, call
 
     def drained() -> bool:
         try:

@@ -21,11 +21,11 @@ from multidict import CIMultiDict
 
 from tests.support.clock import FakeClock
 from tests.support.memkeyring import MemoryKeyring
-from tvdesk.bus import EventBus
-from tvdesk.engine import Engine
-from tvdesk.export import records
-from tvdesk.keystore import WEBHOOK_SECRET, Keystore
-from tvdesk.settings import ListenerSettings, Settings, resolve_paths
+from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore
+from tvdesk.config.settings import ListenerSettings, Settings, resolve_paths
+from tvdesk.engine.engine import Engine
+from tvdesk.store.export import records
+from tvdesk.support.bus import EventBus
 
 # As long as a real one (secrets.token_urlsafe(32)): longer than a quoted value is shown,
 # so a message that truncates a pasted secret would still give most of it away.

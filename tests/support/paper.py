@@ -12,15 +12,15 @@ from typing import Any
 import aiohttp
 
 from tests.support.memkeyring import MemoryKeyring
-from tvdesk.bus import EventBus
-from tvdesk.clock import SystemClock
+from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore
+from tvdesk.config.settings import Settings, resolve_paths
 from tvdesk.core.auth import sign_tvdesk
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import AlertDecided, Event
-from tvdesk.engine import Engine
-from tvdesk.export import records
-from tvdesk.keystore import WEBHOOK_SECRET, Keystore
-from tvdesk.settings import Settings, resolve_paths
+from tvdesk.engine.engine import Engine
+from tvdesk.store.export import records
+from tvdesk.support.bus import EventBus
+from tvdesk.support.clock import SystemClock
 
 SECRET = "whsec_paper_Zt4Kq9vR2mX7pL1sW8nB"
 _refs = itertools.count(1)

@@ -29,7 +29,8 @@ from tvdesk.brokers.protect import Protected, is_protective, protect
 from tvdesk.brokers.retry import CircuitBreaker, backoff
 from tvdesk.brokers.sender import InDoubt, OrderSender, Outcome
 from tvdesk.brokers.watch import OrderWatch
-from tvdesk.bus import EventBus
+from tvdesk.config.keystore import Keystore, KeystoreError
+from tvdesk.config.settings import Settings
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import (
     CircuitChanged,
@@ -37,9 +38,8 @@ from tvdesk.core.events import (
 )
 from tvdesk.core.ids import client_order_id
 from tvdesk.core.symbols import Mapping, Market
-from tvdesk.journal import Journal, connect
-from tvdesk.keystore import Keystore, KeystoreError
-from tvdesk.settings import Settings
+from tvdesk.store.journal import Journal, connect
+from tvdesk.support.bus import EventBus
 
 log = logging.getLogger(__name__)
 MODE = "live"

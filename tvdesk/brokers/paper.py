@@ -15,11 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from tvdesk.brokers.base import Execution, Holdings, OrderRequest, Refusal
+from tvdesk.config.settings import PaperSettings
+from tvdesk.core.book import Balance, Fill, PaperBook, PaperOrder, PaperRejected, Position
 from tvdesk.core.events import OrderFilled, OrderSubmitted
-from tvdesk.core.paper import Balance, Fill, PaperBook, PaperOrder, PaperRejected, Position
 from tvdesk.core.symbols import Mapping
-from tvdesk.journal import connect
-from tvdesk.settings import PaperSettings
+from tvdesk.store.journal import connect
 
 MODE = "paper"
 LIMIT_ORDER_TTL_S = 7 * 24 * 3600  # a resting paper limit order expires after a week

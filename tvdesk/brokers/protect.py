@@ -22,7 +22,7 @@ from tvdesk.brokers.precision import conform
 from tvdesk.brokers.sender import InDoubt, OrderSender
 from tvdesk.core.events import Event
 from tvdesk.core.ids import client_order_id
-from tvdesk.journal import JournalError
+from tvdesk.store.journal import JournalError
 
 # (attempt number of the client order id, label, ccxt param, ccxt "has" key, Binance type)
 KINDS = (

@@ -24,7 +24,7 @@ from tvdesk.brokers.exchange import ExchangeClient, LiveTuning, OrderState, orde
 from tvdesk.brokers.ledger import LiveOrder
 from tvdesk.brokers.retry import CircuitBreaker, backoff
 from tvdesk.core.clock import Clock
-from tvdesk.journal import Journal
+from tvdesk.store.journal import Journal
 
 Outcome = tuple[OrderState, list[str]]  # the order as the exchange has it, and trail notes
 

@@ -21,19 +21,8 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from tvdesk.bus import EventBus
-from tvdesk.clock import SystemClock
-from tvdesk.engine import Engine
-from tvdesk.gui.aio import QtLoop, inform, spawn
-from tvdesk.gui.collector import MainThreadCollector
-from tvdesk.gui.dialogs.live import live_refusal
-from tvdesk.gui.handle import EngineHandle
-from tvdesk.gui.main_window import MainWindow
-from tvdesk.gui.prefs import Prefs
-from tvdesk.gui.resources import app_icon
-from tvdesk.keystore import Keystore, service_name
-from tvdesk.logs import EventLogger, setup_logging, stop_logging
-from tvdesk.settings import (
+from tvdesk.config.keystore import Keystore, service_name
+from tvdesk.config.settings import (
     Paths,
     Settings,
     SettingsError,
@@ -41,7 +30,18 @@ from tvdesk.settings import (
     load_settings,
     resolve_paths,
 )
-from tvdesk.settings_sync import apply_overrides
+from tvdesk.engine.engine import Engine
+from tvdesk.engine.reload import apply_overrides
+from tvdesk.gui.aio import QtLoop, inform, spawn
+from tvdesk.gui.collector import MainThreadCollector
+from tvdesk.gui.dialogs.live import live_refusal
+from tvdesk.gui.handle import EngineHandle
+from tvdesk.gui.main_window import MainWindow
+from tvdesk.gui.prefs import Prefs
+from tvdesk.gui.resources import app_icon
+from tvdesk.support.bus import EventBus
+from tvdesk.support.clock import SystemClock
+from tvdesk.support.logs import EventLogger, setup_logging, stop_logging
 
 THREADED_ENGINE = False  # the engine on the Qt loop; see the module docstring
 OnShown = Callable[[MainWindow], Awaitable[None]]

@@ -21,9 +21,9 @@ from PySide6.QtCore import QObject, Qt, Signal
 from tvdesk.core.events import Event
 
 if TYPE_CHECKING:
-    from tvdesk.engine import Engine
-    from tvdesk.keystore import Keystore
-    from tvdesk.settings import Paths, Settings
+    from tvdesk.config.keystore import Keystore
+    from tvdesk.config.settings import Paths, Settings
+    from tvdesk.engine.engine import Engine
 
 T = TypeVar("T")
 

@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tvdesk.config.keystore import KeystoreError
 from tvdesk.core.events import EngineStarted, KillSwitchChanged
-from tvdesk.engine import EngineError
+from tvdesk.engine.engine import EngineError
 from tvdesk.gui.aio import ask, spawn
 from tvdesk.gui.awake import KeepAwake
 from tvdesk.gui.bridge import Bridge
@@ -34,9 +35,8 @@ from tvdesk.gui.panels.symbols import SymbolsPanel
 from tvdesk.gui.prefs import CLOSE_ASK, CLOSE_BACKGROUND, CLOSE_QUIT, Prefs
 from tvdesk.gui.status_bar import StatusBar
 from tvdesk.gui.tray import Tray
-from tvdesk.journal import JournalError
-from tvdesk.keystore import KeystoreError
-from tvdesk.lockfile import DataDirLocked
+from tvdesk.store.journal import JournalError
+from tvdesk.support.lockfile import DataDirLocked
 
 BANNER = "QLabel {{ background: {bg}; color: white; padding: 6px 10px; border-radius: 4px; }}"
 

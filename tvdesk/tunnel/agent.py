@@ -33,7 +33,7 @@ from pyngrok.conf import PyngrokConfig
 from pyngrok.log import NgrokLog
 
 from tvdesk.tunnel.explain import redact
-from tvdesk.tunnel_guard import GUARD_CODE, GUARD_FLAG
+from tvdesk.tunnel.guard import GUARD_CODE, GUARD_FLAG
 
 log = logging.getLogger(__name__)
 

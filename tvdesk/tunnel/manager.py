@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
+from tvdesk.config.keystore import Keystore, KeystoreError
+from tvdesk.config.settings import Paths, TunnelSettings
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import Event, TunnelChanged
-from tvdesk.keystore import Keystore, KeystoreError
-from tvdesk.settings import Paths, TunnelSettings
 from tvdesk.tunnel.events import TunnelAgentDownload, TunnelUrlChanged
 from tvdesk.tunnel.explain import (
     NO_AUTHTOKEN,

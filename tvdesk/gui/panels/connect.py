@@ -26,12 +26,12 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
+from tvdesk.config.keystore import WEBHOOK_SECRET
 from tvdesk.core.auth import sign_tvdesk
 from tvdesk.core.events import AlertDecided, EngineStarted, Event, TunnelChanged
 from tvdesk.gui.aio import busy, spawn
 from tvdesk.gui.handle import EngineHandle
 from tvdesk.gui.resources import MASK, alert_message
-from tvdesk.keystore import WEBHOOK_SECRET
 
 NGROK_TOKEN = "ngrok_authtoken"
 TEST_SYMBOL = "BINANCE:BTCUSDT"

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
+from tvdesk.config.settings import RiskSettings, SettingsError
 from tvdesk.core.events import KillSwitchChanged, OrderFilled, SettingsChanged
 from tvdesk.gui.aio import ask, busy
 from tvdesk.gui.handle import EngineHandle
-from tvdesk.settings import RiskSettings, SettingsError
 
 # field: (label, unit, one-line explanation); 0 always means "no limit"
 LIMITS: dict[str, tuple[str, str, str]] = {

@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
+from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, KeystoreError, env_var_name
 from tvdesk.core.events import SecretRotated
 from tvdesk.gui.aio import ask, busy
 from tvdesk.gui.handle import EngineHandle
 from tvdesk.gui.resources import MASK
-from tvdesk.keystore import WEBHOOK_SECRET, Keystore, KeystoreError, env_var_name
 
 NGROK_TOKEN = "ngrok_authtoken"
 EXCHANGES = ("binance", "bybit", "okx", "kraken", "coinbase", "bitget", "kucoin", "gate")

@@ -29,11 +29,11 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
+from tvdesk.config.settings import SettingsError, SymbolRule
 from tvdesk.core.events import AlertDecided, SettingsChanged
 from tvdesk.core.symbols import Unmapped
 from tvdesk.gui.aio import busy
 from tvdesk.gui.handle import EngineHandle
-from tvdesk.settings import SettingsError, SymbolRule
 
 COLUMNS = ("TradingView ticker", "Exchange", "Market symbol", "Qty multiplier", "Enabled")
 PENDING_SCAN = 200  # how many recent alerts to look through for auto-mapped pairs

@@ -18,7 +18,8 @@ from typing import Any
 from aiohttp import web
 
 from tvdesk import __version__
-from tvdesk.bus import EventBus
+from tvdesk.config.keystore import Keystore
+from tvdesk.config.settings import Settings
 from tvdesk.core import auth
 from tvdesk.core.alert import (
     Alert,
@@ -35,9 +36,8 @@ from tvdesk.core.alert import (
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import AlertAccepted, AlertRejected
 from tvdesk.core.lockout import FailedAuthLimiter
-from tvdesk.journal import AlertRecord, Journal, JournalError
-from tvdesk.keystore import Keystore
-from tvdesk.settings import Settings
+from tvdesk.store.journal import AlertRecord, Journal, JournalError
+from tvdesk.support.bus import EventBus
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from aiohttp import web
 from tvdesk.core import auth
 
 if TYPE_CHECKING:
-    from tvdesk.engine import Engine
+    from tvdesk.engine.engine import Engine
 
 ENGINE = web.AppKey("engine", object)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tvdesk import __version__, timing
+from tvdesk import __version__
+from tvdesk.support import timing
 
 DEFAULT_TEST_SYMBOL = "BINANCE:BTCUSDT"
 
@@ -100,7 +101,7 @@ def _port(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
     if given == ["--tunnel-guard"]:  # a frozen tvdesk guarding its ngrok agent (tunnel_guard)
-        from tvdesk.tunnel_guard import main as guard
+        from tvdesk.tunnel.guard import main as guard
 
         return guard()
     args = build_parser().parse_args(argv)
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("status", "kill", "resume"):
         return cmd_control(data_dir, args)
     if args.self_test:
-        from tvdesk.selftest import run_self_test
+        from tvdesk.engine.selftest import run_self_test
 
         return run_self_test()
     if not args.headless:
@@ -175,7 +176,12 @@ async def _mark_window_timings(window: Any) -> None:
 
 
 def cmd_run(data_dir: Path | None, args: argparse.Namespace) -> int:
-    from tvdesk.settings import SettingsError, default_settings_text, load_settings, resolve_paths
+    from tvdesk.config.settings import (
+        SettingsError,
+        default_settings_text,
+        load_settings,
+        resolve_paths,
+    )
 
     paths = resolve_paths(data_dir)
     try:
@@ -243,13 +249,13 @@ async def _run_headless(
     tunnel: bool,
     overrides: dict[str, Any],
 ) -> int:
-    from tvdesk.bus import EventBus
-    from tvdesk.clock import SystemClock
-    from tvdesk.engine import Engine, EngineError
-    from tvdesk.journal import JournalError
-    from tvdesk.keystore import Keystore, KeystoreError, service_name
-    from tvdesk.lockfile import DataDirLocked
-    from tvdesk.logs import EventLogger, setup_logging, stop_logging
+    from tvdesk.config.keystore import Keystore, KeystoreError, service_name
+    from tvdesk.engine.engine import Engine, EngineError
+    from tvdesk.store.journal import JournalError
+    from tvdesk.support.bus import EventBus
+    from tvdesk.support.clock import SystemClock
+    from tvdesk.support.lockfile import DataDirLocked
+    from tvdesk.support.logs import EventLogger, setup_logging, stop_logging
 
     setup_logging(paths.log_file, console=True)
     bus = EventBus()
@@ -310,8 +316,8 @@ async def _run_headless(
 
 
 def cmd_export(data_dir: Path | None, fmt: str, output: Path | None) -> int:
-    from tvdesk.export import ExportError, records, write_csv, write_jsonl
-    from tvdesk.settings import resolve_paths
+    from tvdesk.config.settings import resolve_paths
+    from tvdesk.store.export import ExportError, records, write_csv, write_jsonl
 
     journal = resolve_paths(data_dir).journal_file
     write = write_csv if fmt == "csv" else write_jsonl
@@ -334,9 +340,9 @@ def cmd_export(data_dir: Path | None, fmt: str, output: Path | None) -> int:
 
 
 def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
+    from tvdesk.config.keystore import Keystore, KeystoreError, service_name
+    from tvdesk.config.settings import local_url, resolve_paths
     from tvdesk.core.auth import sign_tvdesk
-    from tvdesk.keystore import Keystore, KeystoreError, service_name
-    from tvdesk.settings import local_url, resolve_paths
 
     paths = resolve_paths(data_dir)
     engine_info = _read_engine_file(paths.engine_file)
@@ -445,7 +451,7 @@ def _print_outcome(journal_file: Path, reply_text: str) -> None:
     """What the worker made of the alert just sent, read from the journal (read-only)."""
     import sqlite3
 
-    from tvdesk.export import ExportError, open_readonly
+    from tvdesk.store.export import ExportError, open_readonly
 
     try:
         alert_id = json.loads(reply_text)["alert_id"]
@@ -473,9 +479,9 @@ def _print_outcome(journal_file: Path, reply_text: str) -> None:
 
 
 def cmd_control(data_dir: Path | None, args: argparse.Namespace) -> int:
-    from tvdesk.control import ControlError, call
-    from tvdesk.keystore import Keystore, KeystoreError, service_name
-    from tvdesk.settings import resolve_paths
+    from tvdesk.config.keystore import Keystore, KeystoreError, service_name
+    from tvdesk.config.settings import resolve_paths
+    from tvdesk.door.control import ControlError, call
 
     paths = resolve_paths(data_dir)
     info = _read_engine_file(paths.engine_file)

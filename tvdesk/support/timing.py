@@ -3,7 +3,7 @@
 Anyone may call ``mark("window shown")`` or ``mark("engine ready")``; the first mark
 of a name counts, later ones are ignored. ``tvdesk --timing`` turns on printing:
 each mark becomes one line on stderr, ``tvdesk timing: window shown 0.84 s``.
-Every mark is also logged (logger ``tvdesk.timing``).
+Every mark is also logged (logger ``tvdesk.support.timing``).
 
 "Process start" is when the operating system started the process (Linux: /proc,
 Windows: GetProcessTimes, macOS: sysctl), so the interpreter's own start-up (and a
@@ -21,7 +21,7 @@ import time
 from typing import TextIO
 
 _IMPORTED_AT = time.perf_counter()
-_log = logging.getLogger("tvdesk.timing")
+_log = logging.getLogger("tvdesk.support.timing")
 _marks: dict[str, float] = {}
 _stream: TextIO | None = None
 

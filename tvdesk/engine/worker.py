@@ -23,7 +23,7 @@ from typing import Any
 
 from tvdesk.brokers.base import Broker, Execution, OrderRequest, Refusal, Unavailable
 from tvdesk.brokers.paper import seed_balances
-from tvdesk.bus import EventBus
+from tvdesk.config.settings import Settings
 from tvdesk.core.alert import Alert, alert_from_dict
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import AlertDecided, OrderFilled
@@ -31,8 +31,8 @@ from tvdesk.core.ids import client_order_id
 from tvdesk.core.risk import OrderIntent, RiskLimits, RiskState, check
 from tvdesk.core.sizing import SizingError, size_order
 from tvdesk.core.symbols import Mapping, MapRule, Unmapped, normalise, resolve
-from tvdesk.journal import Journal, JournalError, connect
-from tvdesk.settings import Settings
+from tvdesk.store.journal import Journal, JournalError, connect
+from tvdesk.support.bus import EventBus
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tvdesk.settings import Settings, SettingsError, load_settings, save_settings, settings_to_dict
+from tvdesk.config.settings import (
+    Settings,
+    SettingsError,
+    load_settings,
+    save_settings,
+    settings_to_dict,
+)
 
 log = logging.getLogger(__name__)
 

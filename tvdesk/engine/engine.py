@@ -22,8 +22,8 @@ from aiohttp import web
 from tvdesk import __version__
 from tvdesk.brokers.base import Broker
 from tvdesk.brokers.paper import PaperBroker
-from tvdesk.bus import EventBus
-from tvdesk.control import create_control_app
+from tvdesk.config.keystore import Keystore
+from tvdesk.config.settings import Paths, Settings, SettingsError, local_url
 from tvdesk.core.alert import Alert, InvalidAlert, alert_to_dict, load_body, parse_alert
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import (
@@ -37,15 +37,15 @@ from tvdesk.core.events import (
 from tvdesk.core.ids import new_ulid
 from tvdesk.core.lockout import FailedAuthLimiter
 from tvdesk.core.symbols import Mapping as MarketMapping
-from tvdesk.journal import AlertRecord, Journal, read_state, write_state
-from tvdesk.keystore import Keystore
-from tvdesk.lockfile import DataDirLock
-from tvdesk.queries import Queries
-from tvdesk.server import DoorDeps, create_app
-from tvdesk.settings import Paths, Settings, SettingsError, local_url
-from tvdesk.settings_sync import SettingsSync, changes
+from tvdesk.door.control import create_control_app
+from tvdesk.door.webhook import DoorDeps, create_app
+from tvdesk.engine.reload import SettingsSync, changes
+from tvdesk.engine.worker import INTERNAL_PREFIX, Job, Worker, day_start
+from tvdesk.store.journal import AlertRecord, Journal, read_state, write_state
+from tvdesk.store.queries import Queries
+from tvdesk.support.bus import EventBus
+from tvdesk.support.lockfile import DataDirLock
 from tvdesk.tunnel import TunnelManager
-from tvdesk.worker import INTERNAL_PREFIX, Job, Worker, day_start
 
 if TYPE_CHECKING:
     from tvdesk.brokers.exchange import LiveTuning

@@ -192,7 +192,7 @@ def _run_on_loop(
 
 
 async def _async_checks(failures: list[str]) -> list[str]:
-    from tvdesk.settings import Settings
+    from tvdesk.config.settings import Settings
 
     passed = []
     exchange_id = Settings().exchange.default
@@ -207,14 +207,14 @@ async def _async_checks(failures: list[str]) -> list[str]:
 async def _alert_end_to_end() -> str:
     from aiohttp import ClientSession
 
-    from tvdesk.bus import EventBus
-    from tvdesk.clock import SystemClock
+    from tvdesk.config.keystore import Keystore
+    from tvdesk.config.settings import Settings, resolve_paths
     from tvdesk.core.auth import sign_tvdesk
     from tvdesk.core.events import AlertDecided, Event
-    from tvdesk.engine import Engine
-    from tvdesk.export import records
-    from tvdesk.keystore import Keystore
-    from tvdesk.settings import Settings, resolve_paths
+    from tvdesk.engine.engine import Engine
+    from tvdesk.store.export import records
+    from tvdesk.support.bus import EventBus
+    from tvdesk.support.clock import SystemClock
 
     with tempfile.TemporaryDirectory(prefix="tvdesk-selftest-") as tmp:
         paths = resolve_paths(Path(tmp))

@@ -1,0 +1,2 @@
+"""Floor 2 — the trader's settings (settings.toml, typed and validated) and secrets (OS
+keyring, environment). Imports core and support."""
