@@ -25,8 +25,9 @@ from tvdesk.brokers.exchange import (
     order_state,
     rewrite_urls,
 )
-from tvdesk.brokers.retry import CircuitBreaker, backoff
+from tvdesk.brokers.retry import CircuitBreaker
 from tvdesk.core.ids import client_order_id
+from tvdesk.support.backoff import backoff
 
 KEY, SECRET = "k3yAbcdefghijklmnop", "s3cretQrstuvwxyz0123"
 

@@ -26,6 +26,7 @@ from tvdesk.brokers.errors import (
     Unsupported,
     translate,
 )
+from tvdesk.core.decimals import plain
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,11 +97,6 @@ def dec(value: Any) -> Decimal | None:
     except InvalidOperation:
         return None
     return result if result.is_finite() else None
-
-
-def text(value: Decimal) -> str:
-    """A Decimal as a trader writes it: no exponent, no trailing zeros."""
-    return format(value.normalize(), "f") if value else "0"
 
 
 def order_state(order: dict[str, Any]) -> OrderState:
@@ -376,7 +372,7 @@ class ExchangeClient:
     async def last_price(self, symbol: str) -> Decimal | None:
         ticker = await self._call(self.api.fetch_ticker(symbol))
         price = dec(ticker.get("last")) or dec(ticker.get("close"))
-        return Decimal(text(price)) if price is not None else None
+        return Decimal(plain(price)) if price is not None else None
 
     async def withdrawals_enabled(self) -> bool | None:
         """Whether the API key may withdraw; None where ccxt cannot tell."""

@@ -13,8 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tvdesk.brokers.exchange import OrderState, dec, text
+from tvdesk.brokers.exchange import OrderState, dec
 from tvdesk.brokers.paper import split_symbol
+from tvdesk.core.decimals import plain
 from tvdesk.core.events import Event, OrderFilled, OrderSubmitted
 
 MODE = "live"
@@ -265,20 +266,19 @@ def describe(order: LiveOrder, state: OrderState, exchange: str) -> str:
     """The trail's words for an order, like paper's: "live buy 0.001 BTC/USDT filled @ …"."""
     ref = f"{exchange} order {state.exchange_order_id}"
     if state.status == "filled" and state.filled:
-        fee = f", fee {text(state.fee)} {state.fee_currency}" if state.fee is not None else ""
-        average = text(state.average) if state.average is not None else "?"
-        return (
-            f"live {order.side} {text(state.filled)} {order.symbol} filled @ {average}{fee} ({ref})"
-        )
+        fee = f", fee {plain(state.fee)} {state.fee_currency}" if state.fee is not None else ""
+        average = plain(state.average) if state.average is not None else "?"
+        filled = plain(state.filled)
+        return f"live {order.side} {filled} {order.symbol} filled @ {average}{fee} ({ref})"
     if state.status in OPEN:
-        at = f" @ {text(order.price)}" if order.price is not None else ""
-        done = f", {text(state.filled)} filled so far" if state.filled else ""
+        at = f" @ {plain(order.price)}" if order.price is not None else ""
+        done = f", {plain(state.filled)} filled so far" if state.filled else ""
         kind = order.order_type.replace("_", "-")
         return (
-            f"live {kind} {order.side} {text(order.qty)} {order.symbol}{at} open ({ref}{done}); "
+            f"live {kind} {order.side} {plain(order.qty)} {order.symbol}{at} open ({ref}{done}); "
             "tvdesk follows it until it closes"
         )
-    filled = f"after {text(state.filled)} filled" if state.filled else "with nothing filled"
+    filled = f"after {plain(state.filled)} filled" if state.filled else "with nothing filled"
     return f"{exchange} reports the order {state.status} {filled} ({ref})"
 
 
@@ -314,14 +314,14 @@ def order_events(order: LiveOrder, state: OrderState, now: float) -> list[Event]
     events: list[Event] = [
         OrderSubmitted(
             now, order.alert_id, cid, order.exchange, order.symbol, order.side,
-            text(order.qty), MODE,
+            plain(order.qty), MODE,
         )
     ]  # fmt: skip
     if state.filled:
-        average, fee = text(state.average or Decimal(0)), text(state.fee or Decimal(0))
+        average, fee = plain(state.average or Decimal(0)), plain(state.fee or Decimal(0))
         events.append(
             OrderFilled(
-                now, order.alert_id, cid, order.symbol, order.side, text(state.filled),
+                now, order.alert_id, cid, order.symbol, order.side, plain(state.filled),
                 average, fee, MODE,
             )
         )  # fmt: skip

@@ -21,17 +21,18 @@ from typing import Any, TypeVar
 from tvdesk.brokers import ledger
 from tvdesk.brokers.base import Execution, Holdings, OrderRequest, Refusal, Unavailable
 from tvdesk.brokers.errors import ExchangeError, PermanentError, SymbolError, TemporaryError
-from tvdesk.brokers.exchange import Credentials, ExchangeClient, LiveTuning, OrderState, text
+from tvdesk.brokers.exchange import Credentials, ExchangeClient, LiveTuning, OrderState
 from tvdesk.brokers.ledger import LiveOrder
 from tvdesk.brokers.paper import split_symbol
 from tvdesk.brokers.precision import conform
 from tvdesk.brokers.protect import Protected, is_protective, protect
-from tvdesk.brokers.retry import CircuitBreaker, backoff
+from tvdesk.brokers.retry import CircuitBreaker
 from tvdesk.brokers.sender import InDoubt, OrderSender, Outcome
 from tvdesk.brokers.watch import OrderWatch
 from tvdesk.config.keystore import Keystore, KeystoreError
 from tvdesk.config.settings import Settings
 from tvdesk.core.clock import Clock
+from tvdesk.core.decimals import plain
 from tvdesk.core.events import (
     CircuitChanged,
     ExchangeWarning,
@@ -39,6 +40,7 @@ from tvdesk.core.events import (
 from tvdesk.core.ids import client_order_id
 from tvdesk.core.symbols import Mapping, Market
 from tvdesk.store.journal import Journal, connect
+from tvdesk.support.backoff import backoff
 from tvdesk.support.bus import EventBus
 
 log = logging.getLogger(__name__)
@@ -143,7 +145,7 @@ class LiveBroker:
                 await self.stop()
             return f"the {exchange} balance check failed: {exc}"
         self._balances[exchange] = (self.clock.monotonic(), held)
-        shown = ", ".join(f"{text(f + u)} {c}" for c, (f, u) in sorted(held.items()) if f + u)
+        shown = ", ".join(f"{plain(f + u)} {c}" for c, (f, u) in sorted(held.items()) if f + u)
         log.info("%s account reachable; balance: %s", exchange, shown or "empty")
         with contextlib.suppress(ExchangeError):
             if await client.withdrawals_enabled():
@@ -160,7 +162,7 @@ class LiveBroker:
         if cached is None:
             return None
         held = cached[1]
-        shown = ", ".join(f"{text(f + u)} {c}" for c, (f, u) in sorted(held.items()) if f + u)
+        shown = ", ".join(f"{plain(f + u)} {c}" for c, (f, u) in sorted(held.items()) if f + u)
         return shown or "empty"
 
     def warn(self, exchange: str, message: str) -> None:
@@ -348,7 +350,7 @@ class LiveBroker:
         trail: list[tuple[str, bool, str]] = []
         for row in await self._own_protection(request.mapping, request.side):
             cid, words = row["client_order_id"], str(row["order_type"]).replace("_", "-")
-            what = f"{words} {cid} ({row['side']} {text(_remaining(row))} @ {row['price']})"
+            what = f"{words} {cid} ({row['side']} {plain(_remaining(row))} @ {row['price']})"
             try:
                 if not row["exchange_order_id"]:
                     raise PermanentError(f"{client.id} never said which order it is")
@@ -435,7 +437,7 @@ class LiveBroker:
         if lifted and state is not None and state.filled:
             left = await self._position(mapping) - state.filled
             if left > 0:
-                note = f"the remaining {text(left)} {mapping.base} has no stop-loss or take-profit"
+                note = f"the remaining {plain(left)} {mapping.base} has no stop-loss or take-profit"
                 execution.trail.append(("protect", False, note))
                 execution.reason += f"; {note}"
         if state is not None and _closed_with_a_fill(state):

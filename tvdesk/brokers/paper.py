@@ -17,6 +17,7 @@ from pathlib import Path
 from tvdesk.brokers.base import Execution, Holdings, OrderRequest, Refusal
 from tvdesk.config.settings import PaperSettings
 from tvdesk.core.book import Balance, Fill, PaperBook, PaperOrder, PaperRejected, Position
+from tvdesk.core.decimals import plain
 from tvdesk.core.events import OrderFilled, OrderSubmitted
 from tvdesk.core.symbols import Mapping
 from tvdesk.store.journal import connect
@@ -27,14 +28,9 @@ LIMIT_ORDER_TTL_S = 7 * 24 * 3600  # a resting paper limit order expires after a
 
 def fill_text(fill: Fill) -> str:
     return (
-        f"{fill.side} {shown(fill.qty)} {fill.symbol} filled @ {shown(fill.price)}, "
-        f"fee {shown(fill.fee)} {fill.fee_currency}"
+        f"{fill.side} {plain(fill.qty)} {fill.symbol} filled @ {plain(fill.price)}, "
+        f"fee {plain(fill.fee)} {fill.fee_currency}"
     )
-
-
-def shown(value: Decimal) -> str:
-    """A paper amount as a trader reads it: no exponent, no trailing zeros."""
-    return format(value.normalize(), "f") if value.is_finite() else str(value)
 
 
 def _free(book: PaperBook, currency: str) -> Decimal:
@@ -179,8 +175,8 @@ class PaperBroker:
             if fill is None:
                 execution.outcome = "open"
                 execution.reason = (
-                    f"limit {order.side} {shown(order.qty)} {order.symbol} @ "
-                    f"{shown(order.price)} resting (paper)"
+                    f"limit {order.side} {plain(order.qty)} {order.symbol} @ "
+                    f"{plain(order.price)} resting (paper)"
                 )
             else:
                 execution.outcome = "filled"
@@ -277,7 +273,7 @@ def _reserved_text(book: PaperBook, client_order_id: str) -> str | None:
 def _expired_text(order: PaperOrder) -> str:
     days = ((order.expires_at or order.created_at) - order.created_at) / 86_400
     return (
-        f"limit {order.side} {shown(order.qty)} {order.symbol} @ {shown(order.price)} expired "
+        f"limit {order.side} {plain(order.qty)} {order.symbol} @ {plain(order.price)} expired "
         f"unfilled after {days:g} days (paper): its funds are free again"
     )
 
@@ -285,7 +281,7 @@ def _expired_text(order: PaperOrder) -> str:
 def _say_unprotected(execution: Execution, request: OrderRequest) -> None:
     """Paper places no stop-loss or take-profit: the trail and the reason say so, never silence."""
     asked = [
-        f"{words} {format(price.normalize(), 'f')}"
+        f"{words} {plain(price)}"
         for words, price in (("stop-loss", request.stop_loss), ("take-profit", request.take_profit))
         if price is not None
     ]

@@ -12,7 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from tvdesk.brokers.base import Refusal
-from tvdesk.brokers.exchange import ExchangeClient, dec, text
+from tvdesk.brokers.exchange import ExchangeClient, dec
+from tvdesk.core.decimals import plain
 
 # Binance's filter names, so the trail speaks the words its documentation uses.
 _BINANCE = {
@@ -61,8 +62,8 @@ def conform(
     amount = _round(api.amount_to_precision, symbol, qty)
     if amount is None or amount <= 0:
         raise Refusal(
-            f"amount {text(qty)} {base} rounds to 0 at {exchange}'s {names['step']} "
-            f"{text(step) if step else '?'} for {symbol}: raise the qty"
+            f"amount {plain(qty)} {base} rounds to 0 at {exchange}'s {names['step']} "
+            f"{plain(step) if step else '?'} for {symbol}: raise the qty"
         )
     notes = [_change("amount", qty, amount, names["step"], step)]
 
@@ -70,12 +71,12 @@ def conform(
     low, high = _limit(limits, "amount", "min"), _limit(limits, "amount", "max")
     if low is not None and amount < low:
         raise Refusal(
-            f"amount {text(amount)} {base} is below {exchange}'s minimum {text(low)} "
+            f"amount {plain(amount)} {base} is below {exchange}'s minimum {plain(low)} "
             f"for {symbol} ({names['min_qty']}): raise the qty"
         )
     if high is not None and high > 0 and amount > high:
         raise Refusal(
-            f"amount {text(amount)} {base} is above {exchange}'s maximum {text(high)} "
+            f"amount {plain(amount)} {base} is above {exchange}'s maximum {plain(high)} "
             f"for {symbol} ({names['max_qty']}): lower the qty"
         )
 
@@ -84,18 +85,18 @@ def conform(
         tick = client.step(market["precision"].get("price"))
         rounded_price = _round(api.price_to_precision, symbol, price)
         if rounded_price is None or rounded_price <= 0:
-            raise Refusal(f"price {text(price)} {quote} rounds to 0 for {symbol} on {exchange}")
+            raise Refusal(f"price {plain(price)} {quote} rounds to 0 for {symbol} on {exchange}")
         notes.append(_change("price", price, rounded_price, names["tick"], tick))
         p_low, p_high = _limit(limits, "price", "min"), _limit(limits, "price", "max")
         if p_low is not None and rounded_price < p_low:
             raise Refusal(
-                f"price {text(rounded_price)} is below {exchange}'s minimum {text(p_low)}"
+                f"price {plain(rounded_price)} is below {exchange}'s minimum {plain(p_low)}"
                 f" {quote} for {symbol}"
             )
         if p_high is not None and p_high > 0 and rounded_price > p_high:
             raise Refusal(
-                f"price {text(rounded_price)} is above {exchange}'s maximum "
-                f"{text(p_high)} {quote} for {symbol}"
+                f"price {plain(rounded_price)} is above {exchange}'s maximum "
+                f"{plain(p_high)} {quote} for {symbol}"
             )
 
     min_cost = _limit(limits, "cost", "min")
@@ -105,8 +106,8 @@ def conform(
         value = amount * rounded_price
         if min_cost is not None and value < min_cost:
             raise Refusal(
-                f"order value {value:,.2f} {quote} ({text(amount)} × {text(rounded_price)}) is "
-                f"below {exchange}'s minimum {text(min_cost)} {quote} for {symbol} "
+                f"order value {value:,.2f} {quote} ({plain(amount)} × {plain(rounded_price)}) is "
+                f"below {exchange}'s minimum {plain(min_cost)} {quote} for {symbol} "
                 f"({names['min_cost']}): raise the qty"
             )
         notes.append(f"value {value:,.2f} {quote}")
@@ -115,7 +116,7 @@ def conform(
 
 def _round(method: Any, symbol: str, value: Decimal) -> Decimal | None:
     try:
-        return dec(method(symbol, text(value)))
+        return dec(method(symbol, plain(value)))
     except Exception:  # ccxt raises when the value rounds to nothing
         return None
 
@@ -125,7 +126,7 @@ def _limit(limits: dict[str, Any], what: str, end: str) -> Decimal | None:
 
 
 def _change(what: str, before: Decimal, after: Decimal, name: str, step: Decimal | None) -> str:
-    why = f"({name} {text(step)})" if step else ""
+    why = f"({name} {plain(step)})" if step else ""
     if before == after:
-        return f"{what} {text(after)} {why}".rstrip()
-    return f"{what} {text(before)} → {text(after)} {why}".rstrip()
+        return f"{what} {plain(after)} {why}".rstrip()
+    return f"{what} {plain(before)} → {plain(after)} {why}".rstrip()

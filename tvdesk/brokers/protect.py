@@ -16,10 +16,11 @@ from typing import Any
 from tvdesk.brokers import ledger
 from tvdesk.brokers.base import Refusal
 from tvdesk.brokers.errors import PermanentError
-from tvdesk.brokers.exchange import ExchangeClient, OrderState, text
+from tvdesk.brokers.exchange import ExchangeClient, OrderState
 from tvdesk.brokers.ledger import LiveOrder
 from tvdesk.brokers.precision import conform
 from tvdesk.brokers.sender import InDoubt, OrderSender
+from tvdesk.core.decimals import plain
 from tvdesk.core.events import Event
 from tvdesk.core.ids import client_order_id
 from tvdesk.store.journal import JournalError
@@ -86,8 +87,8 @@ async def protect(
         done.trail.append(("protect", True, ledger.describe(p.order, placed, client.id)))
         done.events.extend(ledger.order_events(p.order, placed, now))
         done.writes.append(lambda c, cid=cid, s=placed, t=now: ledger.record(c, cid, s, t))
-        price = text(p.order.price or Decimal(0))
-        parts.append(f"{p.words} {p.order.side} {text(p.order.qty)} @ {price} placed")
+        price = plain(p.order.price or Decimal(0))
+        parts.append(f"{p.words} {p.order.side} {plain(p.order.qty)} @ {price} placed")
     done.summary = "; ".join(parts)
     return done
 
@@ -141,8 +142,8 @@ def plan(
             where = "below" if (label == "stop_loss") == (entry.side == "buy") else "above"
             plans.append(
                 refuse(
-                    f"{words} {text(trigger)} must be {where} the fill price "
-                    f"{text(fill_price)}, or it would trigger at once"
+                    f"{words} {plain(trigger)} must be {where} the fill price "
+                    f"{plain(fill_price)}, or it would trigger at once"
                 )
             )
             continue

@@ -1,23 +1,8 @@
-"""Backoff with jitter, and the circuit breaker that pauses live execution."""
+"""The circuit breaker that pauses live execution after repeated temporary failures."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Iterator
-
-
-def backoff(
-    base_s: float, max_s: float, rand: Callable[[], float] = random.random
-) -> Iterator[float]:
-    """Delays for retries: exponential, capped, with "equal jitter" (half fixed, half random).
-
-    The jitter keeps many clients that failed together from retrying together.
-    """
-    attempt = 0
-    while True:
-        delay = min(max_s, base_s * 2**attempt)
-        yield delay / 2 + rand() * delay / 2
-        attempt += 1
+from collections.abc import Callable
 
 
 class CircuitBreaker:

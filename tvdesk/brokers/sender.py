@@ -22,9 +22,10 @@ from tvdesk.brokers import ledger
 from tvdesk.brokers.errors import ExchangeError, OrderRefused, PermanentError, TemporaryError
 from tvdesk.brokers.exchange import ExchangeClient, LiveTuning, OrderState, order_state
 from tvdesk.brokers.ledger import LiveOrder
-from tvdesk.brokers.retry import CircuitBreaker, backoff
+from tvdesk.brokers.retry import CircuitBreaker
 from tvdesk.core.clock import Clock
 from tvdesk.store.journal import Journal
+from tvdesk.support.backoff import backoff
 
 Outcome = tuple[OrderState, list[str]]  # the order as the exchange has it, and trail notes
 

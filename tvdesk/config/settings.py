@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import os
 import re
-import stat
-import tempfile
 import tomllib
 from collections.abc import Mapping, MutableMapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
@@ -19,6 +15,8 @@ from urllib.parse import urlsplit
 import platformdirs
 import tomlkit
 from tomlkit.items import AoT, Float, Integer, Trivia
+
+from tvdesk.support.atomic import write_atomic
 
 SCHEMA_VERSION = 1
 TRADINGVIEW_IPS = ("52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7")
@@ -520,34 +518,6 @@ def _apply_symbols(doc: MutableMapping[str, Any], old: Any, rules: list[SymbolRu
         del rows[i]
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return  # Windows cannot open a directory; its rename is durable enough
-    with contextlib.suppress(OSError):
-        os.fsync(fd)
-    os.close(fd)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
 def save_settings(settings: Settings, path: Path) -> None:
     existing = _read(path)
     if existing is not None:
@@ -561,7 +531,7 @@ def save_settings(settings: Settings, path: Path) -> None:
         where, message = problems[0]
         raise SettingsError(f"Settings not saved to {path}: {_label(where)} {message}.")
     try:
-        _write_atomic(path, text)
+        write_atomic(path, text)
     except OSError as exc:
         raise SettingsError(
             f"Settings not saved to {path} ({exc.strerror or exc}); the previous file is "

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from tvdesk.core.decimals import plain
+
 _SIDES = ("buy", "sell")
 _ORDER_TYPES = ("market", "limit")
 _BPS = Decimal(10_000)
@@ -70,10 +72,6 @@ class PaperRejected(Exception):
 
 def _money(value: Decimal) -> str:
     return f"{value:,.2f}"
-
-
-def _amount(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 class PaperBook:
@@ -160,8 +158,8 @@ class PaperBook:
             free = self._free(order.base)
             if free < order.qty:
                 raise PaperRejected(
-                    f"insufficient {order.base}: the order sells {_amount(order.qty)} "
-                    f"{order.base}, {_amount(free)} is free: lower the qty, or add "
+                    f"insufficient {order.base}: the order sells {plain(order.qty)} "
+                    f"{order.base}, {plain(free)} is free: lower the qty, or add "
                     f"{order.base} to the paper balances"
                 )
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tvdesk.core.decimals import plain
+
 _MINUTE_S = 60
 _DAY_S = 86_400
 
@@ -66,10 +68,6 @@ _NO_PRICE = 'but the alert has no price to value the order: add "price": {{close
 
 def _money(value: Decimal) -> str:
     return f"{value:,.2f}"
-
-
-def _plain(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 def _seconds(value: float) -> str:
@@ -156,13 +154,13 @@ def _confidence(
     if intent.confidence is None:
         return _refuse(
             "min_confidence",
-            f"min_confidence is {_plain(limit)} but the alert has no confidence: add "
+            f"min_confidence is {plain(limit)} but the alert has no confidence: add "
             '"confidence" to the alert, or set min_confidence = 0',
         )
     if intent.confidence < limit:
         return _refuse(
             "min_confidence",
-            f"confidence {_plain(intent.confidence)} is below min_confidence {_plain(limit)}",
+            f"confidence {plain(intent.confidence)} is below min_confidence {plain(limit)}",
         )
     return None
 
@@ -172,7 +170,7 @@ def _max_qty(
 ) -> RiskDecision | None:
     if limits.max_qty and intent.qty > limits.max_qty:
         return _refuse(
-            "max_qty", f"qty {_plain(intent.qty)} exceeds max_qty {_plain(limits.max_qty)}"
+            "max_qty", f"qty {plain(intent.qty)} exceeds max_qty {plain(limits.max_qty)}"
         )
     return None
 

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tvdesk.core.decimals import plain
+
 # Sorted longest first, so the first suffix that matches is the longest one ("BTCFDUSD" is
 # quoted in FDUSD, not USD; "BTCUSDT" in USDT, not USD).
 KNOWN_QUOTES: tuple[str, ...] = (
@@ -117,7 +119,7 @@ class Mapping:
 
 
 def _multiplier(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
+    text = plain(value)
     return text if "." in text else text + ".0"
 
 

@@ -32,6 +32,7 @@ from pyngrok import installer, ngrok, process
 from pyngrok.conf import PyngrokConfig
 from pyngrok.log import NgrokLog
 
+from tvdesk.support.atomic import write_atomic
 from tvdesk.tunnel.explain import redact
 from tvdesk.tunnel.guard import GUARD_CODE, GUARD_FLAG
 
@@ -45,17 +46,8 @@ LaunchHook = Callable[["subprocess.Popen[Any]"], None]
 
 def write_config(path: Path, authtoken: str) -> None:
     """The agent's config, readable by this user only, replaced atomically."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     text = f'version: "3"\nagent:\n  authtoken: {json.dumps(authtoken)}\n  update_check: false\n'
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.chmod(tmp, 0o600)  # O_CREAT keeps the mode of a file that was already there
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_atomic(path, text, mode=0o600)
 
 
 def make_config(

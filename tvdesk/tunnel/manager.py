@@ -31,6 +31,8 @@ from tvdesk.config.keystore import Keystore, KeystoreError
 from tvdesk.config.settings import Paths, TunnelSettings
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import Event, TunnelChanged
+from tvdesk.support.atomic import write_atomic
+from tvdesk.support.backoff import backoff_delay
 from tvdesk.tunnel.events import TunnelAgentDownload, TunnelUrlChanged
 from tvdesk.tunnel.explain import (
     NO_AUTHTOKEN,
@@ -72,7 +74,7 @@ class TunnelTimings:
     max_checks: int = 8
 
     def backoff(self, attempt: int) -> float:
-        return min(self.backoff_max_s, self.backoff_initial_s * 2 ** min(attempt, 30))
+        return backoff_delay(attempt, self.backoff_initial_s, self.backoff_max_s, rand=None)
 
 
 # ngrok's own log messages for a session lost and (re)established.
@@ -407,8 +409,8 @@ class TunnelManager:
         Never polled once it worked: ngrok's free plan counts every request. After
         ``max_checks`` failures it stops asking and says so (None: confirmed).
         """
-        delay = self.timings.backoff_initial_s
         for checks in range(1, self.timings.max_checks + 1):
+            delay = self.timings.backoff(checks - 1)
             self._detail = f"checking {url}/health"
             problem = await self._check(url)
             if problem is None:
@@ -424,7 +426,6 @@ class TunnelManager:
                     f"the ngrok agent stopped unexpectedly (exit code {proc.returncode}"
                     f"{self._last_words()}): restarting it"
                 )
-            delay = min(delay * 2, self.timings.backoff_max_s)
 
     async def _check(self, url: str) -> str | None:
         reason = ""
@@ -578,10 +579,8 @@ class TunnelManager:
             )
             log.warning("tunnel: %s", message)
             self._publish(TunnelUrlChanged(self._clock.time(), previous, url, message))
-        tmp = self._url_file.with_suffix(".json.tmp")
         try:
-            tmp.write_text(json.dumps({"public_url": url}), encoding="utf-8")
-            os.replace(tmp, self._url_file)
+            write_atomic(self._url_file, json.dumps({"public_url": url}))
         except OSError as exc:
             log.warning("tunnel: cannot remember the public URL (%s)", exc.strerror or exc)
 

@@ -23,6 +23,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from tvdesk.core.decimals import plain
 from tvdesk.core.events import (
     AlertAccepted,
     AlertDecided,
@@ -311,4 +312,4 @@ def _amount(text: str) -> str:
         value = Decimal(text)
     except (InvalidOperation, ValueError):
         return text
-    return format(value.normalize(), "f") if value.is_finite() else text
+    return plain(value) if value.is_finite() else text

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from tvdesk.config.settings import RiskSettings, SettingsError
+from tvdesk.core.decimals import plain
 from tvdesk.core.events import KillSwitchChanged, OrderFilled, SettingsChanged
 from tvdesk.gui.aio import ask, busy
 from tvdesk.gui.handle import EngineHandle
@@ -136,7 +137,7 @@ class RiskPanel(QWidget):
             if isinstance(widget, QSpinBox):
                 widget.setValue(int(value))
             else:
-                widget.setText(format(Decimal(value).normalize(), "f"))
+                widget.setText(plain(Decimal(value)))
         self.show_kill(risk.kill_switch)
         self._dirty(False)
         self.error.clear()

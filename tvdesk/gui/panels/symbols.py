@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from tvdesk.config.settings import SettingsError, SymbolRule
+from tvdesk.core.decimals import plain
 from tvdesk.core.events import AlertDecided, SettingsChanged
 from tvdesk.core.symbols import Unmapped
 from tvdesk.gui.aio import busy
@@ -139,7 +140,7 @@ class SymbolsPanel(QWidget):
         row = self.table.rowCount()
         self.table.blockSignals(True)
         self.table.insertRow(row)
-        multiplier = format(Decimal(rule.qty_multiplier).normalize(), "f")
+        multiplier = plain(Decimal(rule.qty_multiplier))
         for column, text in enumerate((rule.tv, rule.exchange, rule.symbol, multiplier)):
             self.table.setItem(row, column, QTableWidgetItem(text))
         enabled = QTableWidgetItem()
@@ -217,7 +218,7 @@ class SymbolsPanel(QWidget):
         source = "from the symbol map" if mapping.source == "table" else "auto-mapped"
         self.result.setText(
             f"✓ {ticker} → {mapping.symbol} on {mapping.exchange}, quantity "
-            f"×{mapping.qty_multiplier.normalize()} ({source})"
+            f"×{plain(mapping.qty_multiplier)} ({source})"
         )
 
     # -- auto-mapped pairs -------------------------------------------------------------
