@@ -30,7 +30,8 @@ from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget  # noqa: E402
 
 from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, service_name  # noqa: E402
-from tvdesk.config.settings import Settings, SymbolRule, resolve_paths  # noqa: E402
+from tvdesk.config.paths import resolve_paths  # noqa: E402
+from tvdesk.config.schema import Settings, SymbolRule  # noqa: E402
 from tvdesk.core.auth import sign_tvdesk  # noqa: E402
 from tvdesk.gui.aio import QtLoop  # noqa: E402
 from tvdesk.gui.app import bring_up, build_window  # noqa: E402

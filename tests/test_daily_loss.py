@@ -10,7 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from tests.support.paper import PaperDesk, paper_settings
-from tvdesk.config.settings import Settings, load_settings, resolve_paths
+from tvdesk.config.load import load_settings
+from tvdesk.config.paths import resolve_paths
+from tvdesk.config.schema import Settings
 from tvdesk.core.events import Event, KillSwitchChanged
 
 D = Decimal

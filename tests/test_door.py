@@ -33,7 +33,8 @@ from tests.support.door import (
     tvdesk_signature,
 )
 from tvdesk import __version__
-from tvdesk.config.settings import AuthSettings, ListenerSettings, Settings
+from tvdesk.config.schema import AuthSettings, ListenerSettings, Settings
+from tvdesk.engine.errors import EngineError
 from tvdesk.support.logs import EventLogger, setup_logging, stop_logging
 
 AUTH_FORMS = ("body", "x-signature", "tvdesk")
@@ -732,6 +733,23 @@ async def test_an_alert_the_journal_cannot_take_is_503_and_the_resend_succeeds(t
         assert [(r["alert_id"], r["client_ref"]) for r in records] == [
             (resent.json["alert_id"], "tv-retry")
         ]
+
+
+# ---------------------------------------------------------------- the port
+
+
+async def test_a_second_engine_on_a_port_in_use_fails_to_start_and_says_why(
+    door: Door, tmp_path: Path
+):
+    port = door.engine.port
+    taken = Settings(listener=ListenerSettings(host="127.0.0.1", port=port))
+    second = Door(tmp_path / "second", settings=taken)
+
+    with pytest.raises(EngineError, match=rf"cannot listen on 127\.0\.0\.1:{port} .*--port"):
+        await second.start()
+    assert not second.paths.engine_file.exists()
+    # The first engine keeps the port and still answers.
+    assert (await door.request("GET", "/health")).status == 200
 
 
 # ---------------------------------------------------------------- health and other paths

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.door import NOW, SECRET, Door, Reply, hmac_hex, leaked, tvdesk_signature
-from tvdesk.config.settings import ListenerSettings, Settings
+from tvdesk.config.schema import ListenerSettings, Settings
 
 LIMIT = 4096
 ERRORS = {

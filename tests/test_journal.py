@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.support.engine_proc import run_cli
-from tvdesk.store.journal import SCHEMA_VERSION, Journal, JournalError
+from tvdesk.store.errors import JournalError
+from tvdesk.store.journal import Journal
+from tvdesk.store.schema import SCHEMA_VERSION
 
 FULL, NORMAL = 2, 1
 
@@ -75,7 +77,7 @@ async def test_the_database_itself_refuses_a_second_accepted_alert_with_one_clie
 
 async def test_a_version_1_journal_is_migrated_and_its_pending_alert_still_runs(tmp_path: Path):
     from tests.support.paper import PaperDesk
-    from tvdesk.store.journal import _MIGRATIONS, _split_sql
+    from tvdesk.store.schema import _MIGRATIONS, _split_sql
 
     path = tmp_path / "journal.sqlite3"
     with closing(sqlite3.connect(path)) as conn:

@@ -15,11 +15,12 @@ from tests.support.live import FAST, LiveDesk, until
 from tvdesk.brokers import ledger
 from tvdesk.brokers.exchange import OrderState
 from tvdesk.brokers.ledger import LiveOrder
-from tvdesk.config.settings import resolve_paths
-from tvdesk.core.alert import Alert, alert_to_dict
+from tvdesk.config.paths import resolve_paths
+from tvdesk.core.alert.fields import Alert, alert_to_dict
 from tvdesk.core.events import CircuitChanged
 from tvdesk.core.ids import client_order_id, new_ulid
-from tvdesk.store.journal import AlertRecord, Journal, JournalError
+from tvdesk.store.errors import JournalError
+from tvdesk.store.journal import AlertRecord, Journal
 
 D = Decimal
 

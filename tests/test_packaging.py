@@ -124,12 +124,12 @@ def test_prune_drops_what_only_dropped_files_needed():
 USES = """
 import importlib, json, pkgutil, sys
 import tvdesk
-from tvdesk.engine.selftest import run_self_test
+from tvdesk.cli.main import main
 for module in pkgutil.walk_packages(tvdesk.__path__, "tvdesk."):
     if not module.name.endswith("__main__"):  # that one runs the app
         importlib.import_module(module.name)
 import ccxt.async_support
-code = run_self_test()
+code = main(["--self-test"])
 print(json.dumps([code, sorted(sys.modules)]))
 """
 

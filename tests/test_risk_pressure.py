@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.paper import PaperDesk, paper_settings
-from tvdesk.config.settings import SymbolRule
+from tvdesk.config.schema import SymbolRule
 
 D = Decimal
 

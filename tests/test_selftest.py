@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 
 from tvdesk.engine import selftest
+from tvdesk.gui.probe import QtProbe
 
 
 def test_self_test_passes_and_says_what_it_proved(capsys):
-    assert selftest.run_self_test() == 0
+    assert selftest.run_self_test(QtProbe()) == 0
     out = capsys.readouterr().out.strip()
     assert out.startswith("self-test ok (")
     for proof in ("Qt ", "keyring: ", "pyngrok ", "ccxt ", "binance", "alert filled"):
@@ -25,7 +26,7 @@ def test_each_failure_is_named_on_one_line(monkeypatch, capsys):
 
     monkeypatch.setattr(selftest, "_check_pyngrok", no_pyngrok)
     monkeypatch.setattr(selftest, "_check_ccxt", broken_ccxt)
-    assert selftest.run_self_test() == 1
+    assert selftest.run_self_test(QtProbe()) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
@@ -38,7 +39,7 @@ def test_each_failure_is_named_on_one_line(monkeypatch, capsys):
 def test_a_missing_keyring_backend_is_reported(monkeypatch, capsys):
     nowhere = dict.fromkeys(("linux", "win32", "darwin"), "Nowhere")
     monkeypatch.setattr(selftest, "NATIVE_KEYRING", nowhere)
-    assert selftest.run_self_test() == 1
+    assert selftest.run_self_test(QtProbe()) == 1
     err = capsys.readouterr().err
     assert "keyring: the Nowhere backend is not registered" in err
 
@@ -52,7 +53,7 @@ def test_an_alert_that_never_decides_times_out(monkeypatch, capsys):
 
     monkeypatch.setattr(selftest, "_alert_end_to_end", never)
     monkeypatch.setattr(selftest, "TIMEOUT_S", 1.0)
-    assert selftest.run_self_test() == 1
+    assert selftest.run_self_test(QtProbe()) == 1
     assert "the alert: no outcome within" in capsys.readouterr().err
 
 

@@ -7,16 +7,15 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from tvdesk.config.settings import (
+from tvdesk.config.load import SettingsError, load_settings
+from tvdesk.config.paths import resolve_paths
+from tvdesk.config.save import save_settings
+from tvdesk.config.schema import (
     SCHEMA_VERSION,
     TRADINGVIEW_IPS,
     Settings,
-    SettingsError,
     SymbolRule,
     default_settings_text,
-    load_settings,
-    resolve_paths,
-    save_settings,
     settings_to_dict,
 )
 

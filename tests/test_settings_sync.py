@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.support.engine_proc import EngineProcess, run_cli
 from tests.support.paper import PaperDesk, paper_settings
-from tvdesk.config.settings import load_settings
+from tvdesk.config.load import load_settings
 
 SECRET = secrets.token_urlsafe(32)
 

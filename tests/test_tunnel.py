@@ -32,17 +32,14 @@ from pyngrok import installer
 from tests.support.fake_ngrok import FakeNgrok, executable_text, install_fake_ngrok, pid_alive
 from tests.support.memkeyring import MemoryKeyring
 from tvdesk.config.keystore import Keystore
-from tvdesk.config.settings import Paths, TunnelSettings, resolve_paths
+from tvdesk.config.paths import Paths, resolve_paths
+from tvdesk.config.schema import TunnelSettings
 from tvdesk.core.events import Event, TunnelChanged
 from tvdesk.support.clock import SystemClock
-from tvdesk.tunnel import (
-    AUTHTOKEN,
-    NO_AUTHTOKEN,
-    TunnelAgentDownload,
-    TunnelManager,
-    TunnelTimings,
-    TunnelUrlChanged,
-)
+from tvdesk.tunnel.events import TunnelAgentDownload, TunnelUrlChanged
+from tvdesk.tunnel.explain import NO_AUTHTOKEN
+from tvdesk.tunnel.manager import AUTHTOKEN, TunnelManager
+from tvdesk.tunnel.timings import TunnelTimings
 
 # Shaped like an ngrok authtoken.
 TOKEN = "2aBcDeFgHiJkLmNoPqRsTuVwXyZ_3aBcDeFgHiJkLmNoPqRsTu"

@@ -28,19 +28,21 @@ from tests.support.engine_proc import EngineProcess, get, run_cli
 from tests.support.fake_ngrok import FakeNgrok, install_fake_ngrok, pid_alive, wait_until
 from tests.support.memkeyring import MemoryKeyring
 from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore
-from tvdesk.config.settings import (
+from tvdesk.config.paths import resolve_paths
+from tvdesk.config.schema import (
     AuthSettings,
     ListenerSettings,
     Settings,
     TunnelSettings,
     default_settings_text,
-    resolve_paths,
 )
 from tvdesk.core.events import AlertAccepted, AlertRejected, Event, TunnelChanged
 from tvdesk.engine.engine import Engine
 from tvdesk.support.bus import EventBus
 from tvdesk.support.clock import SystemClock
-from tvdesk.tunnel import AUTHTOKEN, NO_AUTHTOKEN, TunnelTimings
+from tvdesk.tunnel.explain import NO_AUTHTOKEN
+from tvdesk.tunnel.manager import AUTHTOKEN
+from tvdesk.tunnel.timings import TunnelTimings
 
 TOKEN = "2aBcDeFgHiJkLmNoPqRsTuVwXyZ_3aBcDeFgHiJkLmNoPqRsTu"
 FAST = TunnelTimings(

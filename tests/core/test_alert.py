@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tvdesk.core.alert import (
+from tvdesk.core.alert.canonical import body_hash, canonical_json
+from tvdesk.core.alert.fields import (
     CREDENTIAL_FIELDS,
     SECRET_FIELDS,
     Alert,
@@ -17,12 +18,10 @@ from tvdesk.core.alert import (
     InvalidAlert,
     alert_from_dict,
     alert_to_dict,
-    body_hash,
-    canonical_json,
-    load_body,
-    parse_alert,
-    redact,
 )
+from tvdesk.core.alert.json_body import load_body
+from tvdesk.core.alert.parse import parse_alert
+from tvdesk.core.alert.redact import redact
 
 SECRET = "whsec_current_0123456789abcdef"
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z

@@ -5,7 +5,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from tvdesk.config.settings import RiskSettings
+from tvdesk.config.schema import RiskSettings
 from tvdesk.core.risk import ALLOWED, OrderIntent, RiskDecision, RiskLimits, RiskState, check
 
 MIDNIGHT = 1_699_920_000.0  # 2023-11-14T00:00:00Z

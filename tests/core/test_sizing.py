@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 from typing import Any
 
-from tvdesk.core.alert import Alert
+from tvdesk.core.alert.fields import Alert
 from tvdesk.core.sizing import Sizing, size_order
 
 

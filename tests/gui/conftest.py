@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QApplication
 
 from tests.gui.helpers import close_window, open_window
 from tests.support.paper import paper_settings
-from tvdesk.config.settings import Settings
+from tvdesk.config.schema import Settings
 from tvdesk.gui.aio import QtLoop
 from tvdesk.gui.collector import MainThreadCollector
 from tvdesk.gui.main_window import MainWindow

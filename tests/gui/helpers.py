@@ -17,7 +17,8 @@ from PySide6.QtWidgets import QAbstractButton, QApplication, QLineEdit, QMessage
 
 from tests.support.paper import SECRET
 from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, service_name
-from tvdesk.config.settings import Settings, resolve_paths
+from tvdesk.config.paths import resolve_paths
+from tvdesk.config.schema import Settings
 from tvdesk.core.auth import sign_tvdesk
 from tvdesk.gui.app import bring_up, build_window
 from tvdesk.gui.main_window import MainWindow

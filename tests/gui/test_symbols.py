@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from tests.gui.helpers import decided_row, post_alert, until
 from tests.support.paper import paper_settings
-from tvdesk.config.settings import Settings
+from tvdesk.config.schema import Settings
 
 
 @pytest.fixture

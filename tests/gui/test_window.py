@@ -18,7 +18,7 @@ from tests.gui.helpers import (
 )
 from tests.support.paper import SECRET, paper_settings
 from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, service_name
-from tvdesk.config.settings import resolve_paths
+from tvdesk.config.paths import resolve_paths
 from tvdesk.gui.app import bring_up, build_window
 from tvdesk.gui.prefs import CLOSE_QUIT
 from tvdesk.support.lockfile import DataDirLock

@@ -73,7 +73,8 @@ async def run(alerts: int, rate: float) -> dict[str, object]:
 
     from tests.support.memkeyring import MemoryKeyring
     from tvdesk.config.keystore import Keystore
-    from tvdesk.config.settings import Settings, resolve_paths
+    from tvdesk.config.paths import resolve_paths
+    from tvdesk.config.schema import Settings
     from tvdesk.core.events import AlertDecided, Event
     from tvdesk.engine.engine import Engine
     from tvdesk.support.bus import EventBus

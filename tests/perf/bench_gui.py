@@ -124,7 +124,8 @@ async def burst_round(threaded: bool) -> dict[str, Any]:
     from PySide6.QtCore import QTimer
 
     from tvdesk.config.keystore import Keystore
-    from tvdesk.config.settings import Settings, resolve_paths
+    from tvdesk.config.paths import resolve_paths
+    from tvdesk.config.schema import Settings
     from tvdesk.gui.app import bring_up, build_window
 
     secret = secrets.token_urlsafe(32)

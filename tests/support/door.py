@@ -22,7 +22,8 @@ from multidict import CIMultiDict
 from tests.support.clock import FakeClock
 from tests.support.memkeyring import MemoryKeyring
 from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore
-from tvdesk.config.settings import ListenerSettings, Settings, resolve_paths
+from tvdesk.config.paths import resolve_paths
+from tvdesk.config.schema import ListenerSettings, Settings
 from tvdesk.engine.engine import Engine
 from tvdesk.store.export import records
 from tvdesk.support.bus import EventBus

@@ -12,7 +12,7 @@ from typing import Any
 from tests.support.fake_binance import API_KEY, API_SECRET, FakeBinance
 from tests.support.paper import PaperDesk, paper_settings
 from tvdesk.brokers.exchange import LiveTuning
-from tvdesk.config.settings import Settings, SymbolRule
+from tvdesk.config.schema import Settings, SymbolRule
 
 # Timings small enough for tests, yet far longer than a loopback round trip on a busy machine.
 FAST = LiveTuning(

@@ -13,7 +13,8 @@ import aiohttp
 
 from tests.support.memkeyring import MemoryKeyring
 from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore
-from tvdesk.config.settings import Settings, resolve_paths
+from tvdesk.config.paths import resolve_paths
+from tvdesk.config.schema import Settings
 from tvdesk.core.auth import sign_tvdesk
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import AlertDecided, Event

@@ -23,7 +23,7 @@ from tvdesk.brokers.sender import InDoubt, OrderSender
 from tvdesk.core.decimals import plain
 from tvdesk.core.events import Event
 from tvdesk.core.ids import client_order_id
-from tvdesk.store.journal import JournalError
+from tvdesk.store.errors import JournalError
 
 # (attempt number of the client order id, label, ccxt param, ccxt "has" key, Binance type)
 KINDS = (

@@ -23,27 +23,60 @@ import json
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from tvdesk.brokers import ledger
 from tvdesk.brokers.base import Unavailable
 from tvdesk.brokers.errors import ExchangeError
-from tvdesk.brokers.exchange import ExchangeClient, OrderState, dec
+from tvdesk.brokers.exchange import ExchangeClient, LiveTuning, OrderState, dec
 from tvdesk.brokers.ledger import LiveOrder
-from tvdesk.brokers.protect import is_protective, sibling
-from tvdesk.brokers.sender import InDoubt
+from tvdesk.brokers.protect import Protected, is_protective, sibling
+from tvdesk.brokers.retry import CircuitBreaker
+from tvdesk.brokers.sender import InDoubt, OrderSender
+from tvdesk.core.clock import Clock
 from tvdesk.core.events import AlertDecided, Event, OrderFilled
 from tvdesk.core.ids import client_order_id
-
-if TYPE_CHECKING:
-    from tvdesk.brokers.live import LiveBroker
+from tvdesk.store.journal import Journal
+from tvdesk.support.bus import EventBus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class WatchedBroker(Protocol):
+    """What the watch uses of the live broker, which hands itself down (watch never imports it)."""
+
+    tuning: LiveTuning
+    circuit: CircuitBreaker
+    clients: dict[str, ExchangeClient]
+    sender: OrderSender
+    journal: Journal
+    clock: Clock
+    bus: EventBus
+    on_realized: Callable[[Decimal, str], None] | None  # (pnl, symbol)
+
+    async def ready(self, exchange: str) -> ExchangeClient: ...
+
+    async def rows(self, statuses: tuple[str, ...]) -> list[sqlite3.Row]: ...
+
+    async def order_row(self, cid: str) -> sqlite3.Row | None: ...
+
+    async def read(self, query: Callable[[sqlite3.Connection], T]) -> T: ...
+
+    async def protect(
+        self,
+        client: ExchangeClient,
+        entry: LiveOrder,
+        state: OrderState,
+        stop_loss: Decimal | None,
+        take_profit: Decimal | None,
+    ) -> Protected: ...
 
 
 class OrderWatch:
-    def __init__(self, broker: LiveBroker) -> None:
+    def __init__(self, broker: WatchedBroker) -> None:
         self.broker = broker
         self._task: asyncio.Task[None] | None = None
 

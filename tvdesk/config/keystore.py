@@ -18,7 +18,7 @@ import keyring.backend
 import keyring.errors
 from keyring.backends import fail, null
 
-from tvdesk.core.alert import MIN_WEBHOOK_SECRET_LEN
+from tvdesk.core.alert.fields import MIN_WEBHOOK_SECRET_LEN
 from tvdesk.core.auth import WebhookSecrets
 
 WEBHOOK_SECRET = "webhook_secret"

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tvdesk.core.alert import SECRET_FIELDS
+from tvdesk.core.alert.fields import SECRET_FIELDS
 
 SIGNATURE_HEADERS = ("x-signature", "x-signature-256", "x-webhook-signature")
 TVDESK_SIGNATURE_HEADER = "x-tvdesk-signature"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Context, Decimal
 
-from tvdesk.core.alert import Alert
+from tvdesk.core.alert.fields import Alert
 
 ZERO = Decimal(0)
 _DOWN = Context(prec=28, rounding=ROUND_DOWN)  # a quote amount never buys more than it pays

@@ -15,20 +15,35 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from tvdesk.config.keystore import Keystore
 from tvdesk.core import auth
+from tvdesk.core.clock import Clock
 
-if TYPE_CHECKING:
-    from tvdesk.engine.engine import Engine
 
-ENGINE = web.AppKey("engine", object)
+class ControlledEngine(Protocol):
+    """What the control port drives: the running engine hands itself down as this."""
+
+    clock: Clock
+    keystore: Keystore
+
+    async def status(self) -> dict[str, Any]: ...
+
+    def set_kill_switch(self, on: bool, reason: str) -> None: ...
+
+    def resume(self) -> None: ...
+
+    async def flatten(self) -> list[str]: ...
+
+
+ENGINE = web.AppKey("engine", ControlledEngine)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def create_control_app(engine: Engine) -> web.Application:
+def create_control_app(engine: ControlledEngine) -> web.Application:
     app = web.Application(middlewares=[_signed_loopback_only], client_max_size=65536)
     app[ENGINE] = engine
     app.router.add_get("/status", _status)
@@ -44,7 +59,7 @@ def _json(body: dict[str, Any], status: int = 200) -> web.Response:
 
 @web.middleware
 async def _signed_loopback_only(request: web.Request, handler: Handler) -> web.StreamResponse:
-    engine: Engine = request.app[ENGINE]  # type: ignore[assignment]
+    engine = request.app[ENGINE]
     try:
         loopback = ipaddress.ip_address(request.remote or "").is_loopback
     except ValueError:
@@ -79,12 +94,12 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 async def _status(request: web.Request) -> web.Response:
-    engine: Engine = request.app[ENGINE]  # type: ignore[assignment]
+    engine = request.app[ENGINE]
     return _json(await engine.status())
 
 
 async def _kill(request: web.Request) -> web.Response:
-    engine: Engine = request.app[ENGINE]  # type: ignore[assignment]
+    engine = request.app[ENGINE]
     body = await _body(request)
     reason = str(body.get("reason") or "tvdesk kill")
     engine.set_kill_switch(True, reason)
@@ -95,13 +110,13 @@ async def _kill(request: web.Request) -> web.Response:
 
 
 async def _resume(request: web.Request) -> web.Response:
-    engine: Engine = request.app[ENGINE]  # type: ignore[assignment]
+    engine = request.app[ENGINE]
     engine.resume()
     return _json({"kill_switch": False})
 
 
 async def _flatten(request: web.Request) -> web.Response:
-    engine: Engine = request.app[ENGINE]  # type: ignore[assignment]
+    engine = request.app[ENGINE]
     return _json({"flatten_alerts": await engine.flatten()})
 
 

@@ -14,13 +14,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from tvdesk.config.settings import (
-    Settings,
-    SettingsError,
-    load_settings,
-    save_settings,
-    settings_to_dict,
-)
+from tvdesk.config.load import SettingsError, load_settings
+from tvdesk.config.save import save_settings
+from tvdesk.config.schema import Settings, settings_to_dict
 
 log = logging.getLogger(__name__)
 

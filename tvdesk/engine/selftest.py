@@ -1,12 +1,12 @@
 """``tvdesk --self-test``: proves an installation (or a bundle) works, offline.
 
 First the backends the app needs, each imported and exercised a little: Qt widgets
-(offscreen unless QT_QPA_PLATFORM says otherwise) with the window's own modules and
-icon, the keyring backends (discovered, never read), ccxt's default exchange
-(instantiated, no network) and pyngrok. Then one signed alert end to end on the
-loop the window uses (qasync): ephemeral port, temporary data dir, paper broker,
-secret kept in memory. It touches neither the trader's keyring nor their journal,
-and nothing leaves loopback.
+with the window's own modules and icon (the probe the CLI hands down from
+tvdesk.gui.probe: the engine imports no Qt), the keyring backends (discovered, never
+read), ccxt's default exchange (instantiated, no network) and pyngrok. Then one signed
+alert end to end on the loop the window uses (the probe's qasync loop): ephemeral port,
+temporary data dir, paper broker, secret kept in memory. It touches neither the
+trader's keyring nor their journal, and nothing leaves loopback.
 
 Prints one line, ``self-test ok (...)`` or ``self-test FAILED: <what>: <why>; ...``,
 and returns 0 or 1.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
-import os
 import secrets
 import sys
 import tempfile
@@ -26,19 +25,32 @@ from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 TIMEOUT_S = 20.0
 # The keyring backend each OS's trader relies on, by its entry-point name.
 NATIVE_KEYRING = {"linux": "SecretService", "win32": "Windows", "darwin": "macOS"}
-DISPLAY_HELP = "the window needs it (tvdesk --headless does not); see packaging/README.md"
+
+T = TypeVar("T")
 
 
 class SelfTestFailed(Exception):
     pass
 
 
-def run_self_test() -> int:
+class WindowProbe(Protocol):
+    """The window's toolkit, proved from above (tvdesk.gui.probe): the engine imports no Qt."""
+
+    def check(self) -> str:
+        """Load the window's modules, icon and a widget; say what was proved, or raise."""
+        ...
+
+    def run(self, main: Coroutine[Any, Any, T]) -> T:
+        """Run ``main`` to its end on the loop the window uses."""
+        ...
+
+
+def run_self_test(window: WindowProbe) -> int:
     started = time.perf_counter()
     passed: list[str] = []
     failures: list[str] = []
@@ -51,11 +63,12 @@ def run_self_test() -> int:
             return False
         return True
 
-    qt_ok = check("Qt widgets", _check_qt)
+    qt_ok = check("Qt widgets", window.check)
     check("keyring", _check_keyring)
     check("pyngrok", _check_pyngrok)
     try:
-        passed.extend(_run_on_loop(_async_checks, qt=qt_ok, failures=failures))
+        on_window = window if qt_ok else None
+        passed.extend(_run_on_loop(_async_checks, window=on_window, failures=failures))
     except TimeoutError:
         failures.append(f"the alert: no outcome within {TIMEOUT_S:.0f} s")
     except Exception as exc:
@@ -76,55 +89,6 @@ def _describe(exc: BaseException) -> str:
 
 
 # -- backends ------------------------------------------------------------------
-
-
-def _check_qt() -> str:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    import qasync  # noqa: F401  (the window's event loop)
-    from PySide6 import __version__ as pyside_version
-    from PySide6.QtWidgets import QApplication, QLabel
-
-    app = QApplication.instance() or QApplication(["tvdesk"])
-    if not isinstance(app, QApplication):  # widgets would abort the process
-        raise SelfTestFailed(f"a {type(app).__name__} without widgets is already running")
-    importlib.import_module("tvdesk.gui.app")  # every module of the window imports
-    from tvdesk.gui.resources import app_icon
-
-    label = QLabel("tvdesk self-test")
-    label.show()
-    app.processEvents()
-    painted = not label.grab().isNull()
-    label.close()
-    label.deleteLater()
-    if not painted:
-        raise SelfTestFailed("a widget did not paint")
-    if app_icon().pixmap(32, 32).isNull():
-        raise SelfTestFailed("the app icon (resources/tvdesk.svg) did not render")
-    _check_display_plugin()
-    platform = QApplication.platformName()
-    return f"Qt {pyside_version} ({platform})"
-
-
-def _check_display_plugin() -> None:
-    """On a Linux desktop, the X11 platform plugin must load: it needs system libraries."""
-    if not sys.platform.startswith("linux"):
-        return
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return  # no display to open a window on: nothing more to prove here
-    import ctypes
-
-    from PySide6.QtCore import QLibraryInfo
-
-    plugins = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath))
-    xcb = plugins / "platforms" / "libqxcb.so"
-    if not xcb.is_file():
-        raise SelfTestFailed(f"the X11 platform plugin is missing ({xcb}); {DISPLAY_HELP}")
-    try:
-        ctypes.CDLL(str(xcb))
-    except OSError as exc:
-        raise SelfTestFailed(
-            f"the X11 platform plugin cannot load: {exc}; {DISPLAY_HELP}"
-        ) from None
 
 
 def _check_keyring() -> str:
@@ -178,21 +142,21 @@ async def _check_ccxt(exchange_id: str) -> str:
 
 
 def _run_on_loop(
-    checks: Callable[[list[str]], Coroutine[Any, Any, list[str]]], *, qt: bool, failures: list[str]
+    checks: Callable[[list[str]], Coroutine[Any, Any, list[str]]],
+    *,
+    window: WindowProbe | None,
+    failures: list[str],
 ) -> list[str]:
-    """Run ``checks`` on a qasync loop when Qt works (as the window does), else plain asyncio."""
-    if qt:
-        import qasync
-        from PySide6.QtWidgets import QApplication
-
-        app = QApplication.instance()
-        with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-            return runner.run(asyncio.wait_for(checks(failures), TIMEOUT_S))
-    return asyncio.run(asyncio.wait_for(checks(failures), TIMEOUT_S))
+    """Run ``checks`` on the window's qasync loop when Qt works (as the window does), else
+    on plain asyncio."""
+    main = asyncio.wait_for(checks(failures), TIMEOUT_S)
+    if window is not None:
+        return window.run(main)
+    return asyncio.run(main)
 
 
 async def _async_checks(failures: list[str]) -> list[str]:
-    from tvdesk.config.settings import Settings
+    from tvdesk.config.schema import Settings
 
     passed = []
     exchange_id = Settings().exchange.default
@@ -208,7 +172,8 @@ async def _alert_end_to_end() -> str:
     from aiohttp import ClientSession
 
     from tvdesk.config.keystore import Keystore
-    from tvdesk.config.settings import Settings, resolve_paths
+    from tvdesk.config.paths import resolve_paths
+    from tvdesk.config.schema import Settings
     from tvdesk.core.auth import sign_tvdesk
     from tvdesk.core.events import AlertDecided, Event
     from tvdesk.engine.engine import Engine

@@ -22,14 +22,9 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from tvdesk.config.keystore import Keystore, service_name
-from tvdesk.config.settings import (
-    Paths,
-    Settings,
-    SettingsError,
-    default_settings_text,
-    load_settings,
-    resolve_paths,
-)
+from tvdesk.config.load import SettingsError, load_settings
+from tvdesk.config.paths import Paths, resolve_paths
+from tvdesk.config.schema import Settings, default_settings_text
 from tvdesk.engine.engine import Engine
 from tvdesk.engine.reload import apply_overrides
 from tvdesk.gui.aio import QtLoop, inform, spawn

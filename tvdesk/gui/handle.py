@@ -22,7 +22,8 @@ from tvdesk.core.events import Event
 
 if TYPE_CHECKING:
     from tvdesk.config.keystore import Keystore
-    from tvdesk.config.settings import Paths, Settings
+    from tvdesk.config.paths import Paths
+    from tvdesk.config.schema import Settings
     from tvdesk.engine.engine import Engine
 
 T = TypeVar("T")

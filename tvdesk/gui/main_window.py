@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 
 from tvdesk.config.keystore import KeystoreError
 from tvdesk.core.events import EngineStarted, KillSwitchChanged
-from tvdesk.engine.engine import EngineError
+from tvdesk.engine.errors import EngineError
 from tvdesk.gui.aio import ask, spawn
 from tvdesk.gui.awake import KeepAwake
 from tvdesk.gui.bridge import Bridge
@@ -35,7 +35,7 @@ from tvdesk.gui.panels.symbols import SymbolsPanel
 from tvdesk.gui.prefs import CLOSE_ASK, CLOSE_BACKGROUND, CLOSE_QUIT, Prefs
 from tvdesk.gui.status_bar import StatusBar
 from tvdesk.gui.tray import Tray
-from tvdesk.store.journal import JournalError
+from tvdesk.store.errors import JournalError
 from tvdesk.support.lockfile import DataDirLocked
 
 BANNER = "QLabel {{ background: {bg}; color: white; padding: 6px 10px; border-radius: 4px; }}"

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from tvdesk.store.journal import SCHEMA_VERSION, connect, schema_version
+from tvdesk.store.schema import SCHEMA_VERSION, connect, schema_version
 
 ORDER_FIELDS = (
     "client_order_id",

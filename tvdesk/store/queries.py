@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tvdesk.store.journal import connect
+from tvdesk.store.schema import connect
 
 _ALERT_COLUMNS = (
     "seq, alert_id, received_at, client, status, error, message, client_ref, symbol, side, qty,"

@@ -4,16 +4,3 @@ guarded. Imports core, support and config.
 pyngrok itself is imported only when a tunnel really starts, so ``--no-tunnel`` and the
 window's start-up never pay for it.
 """
-
-from tvdesk.tunnel.events import TunnelAgentDownload, TunnelUrlChanged
-from tvdesk.tunnel.explain import NO_AUTHTOKEN
-from tvdesk.tunnel.manager import AUTHTOKEN, TunnelManager, TunnelTimings
-
-__all__ = [
-    "AUTHTOKEN",
-    "NO_AUTHTOKEN",
-    "TunnelAgentDownload",
-    "TunnelManager",
-    "TunnelTimings",
-    "TunnelUrlChanged",
-]

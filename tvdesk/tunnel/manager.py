@@ -13,73 +13,30 @@ dead agent is noticed from its process, never by asking pyngrok (whose ``connect
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import os
-import subprocess
-import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from tvdesk.config.keystore import Keystore, KeystoreError
-from tvdesk.config.settings import Paths, TunnelSettings
+from tvdesk.config.paths import Paths
+from tvdesk.config.schema import TunnelSettings
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import Event, TunnelChanged
-from tvdesk.support.atomic import write_atomic
-from tvdesk.support.backoff import backoff_delay
-from tvdesk.tunnel.events import TunnelAgentDownload, TunnelUrlChanged
-from tvdesk.tunnel.explain import (
-    NO_AUTHTOKEN,
-    RETRYING,
-    TunnelProblem,
-    agent_problem,
-    download_problem,
-    redact,
-    tidy,
-)
+from tvdesk.tunnel import launch
+from tvdesk.tunnel.binary import AgentBinary
+from tvdesk.tunnel.confirm import confirm
+from tvdesk.tunnel.explain import NO_AUTHTOKEN, RETRYING, TunnelProblem, redact
+from tvdesk.tunnel.last_url import LastUrl
+from tvdesk.tunnel.timings import TunnelTimings
+from tvdesk.tunnel.watchdog import AgentWatch, wait_exit
 
 if TYPE_CHECKING:
     from pyngrok.conf import PyngrokConfig
-    from pyngrok.log import NgrokLog
-
-    from tvdesk.tunnel.agent import AgentGuard
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 AUTHTOKEN = "ngrok_authtoken"  # the keystore entry; TVDESK_NGROK_AUTHTOKEN overrides it
-ENDPOINT_NAME = "tvdesk"
-
-
-@dataclass(frozen=True)
-class TunnelTimings:
-    """How long to wait for what; tests shrink them instead of sleeping."""
-
-    startup_s: float = 20.0  # agent start until its session is established
-    api_s: float = 15.0  # the agent API opening the public endpoint
-    download_s: float = 300.0  # fetching the agent on first use
-    check_s: float = 10.0  # GET /health through the public URL
-    poll_s: float = 0.5  # how often the agent process is looked at
-    stop_s: float = 3.0  # polite stop before a kill
-    backoff_initial_s: float = 1.0
-    backoff_max_s: float = 30.0
-    # Checks of the public URL before tvdesk stops asking: each one counts against the
-    # trader's ngrok request quota, and only TradingView's own requests really matter.
-    max_checks: int = 8
-
-    def backoff(self, attempt: int) -> float:
-        return backoff_delay(attempt, self.backoff_initial_s, self.backoff_max_s, rand=None)
-
-
-# ngrok's own log messages for a session lost and (re)established.
-_SESSION_LOST = frozenset(("session closing", "failed to reconnect session"))
-_SESSION_BACK = frozenset(("client session established", "tunnel session started"))
 
 
 class TunnelManager:
@@ -99,7 +56,6 @@ class TunnelManager:
         self._paths = paths
         self._clock = clock
         self._publish = publish
-        self._env = os.environ if env is None else env
         self.timings = timings or TunnelTimings()
         self._state = "off"
         self._public_url: str | None = None
@@ -109,14 +65,18 @@ class TunnelManager:
         self._task: asyncio.Task[None] | None = None
         self._token: str | None = None
         self._config: PyngrokConfig | None = None
-        self._procs: list[subprocess.Popen[Any]] = []
-        self._accepting_launches = False
-        self._guard: AgentGuard | None = None
-        self._download: asyncio.Future[None] | None = None
-        self._agent_said: deque[str] = deque(maxlen=20)
-        self._agent_error: str | None = None
+        self._watch = AgentWatch(self._hide, self._session_lost, self._session_back)
+        self._binary = AgentBinary(
+            settings,
+            os.environ if env is None else env,
+            paths,
+            clock,
+            publish,
+            hide=self._hide,
+            say=self._say,
+        )
+        self._last_url = LastUrl(paths.data_dir / "tunnel.json", clock, publish)
         self._reached_up = False
-        self._last_url: str | None = None
         self._stopping = False
 
     # -- what the engine and the window see -------------------------------------------
@@ -144,11 +104,11 @@ class TunnelManager:
     @property
     def agent_pids(self) -> list[int]:
         """The agent processes started and not yet reaped (for tests and diagnostics)."""
-        return [proc.pid for proc in self._procs if proc.poll() is None]
+        return self._watch.pids
 
     @property
     def guard_pid(self) -> int | None:
-        return self._guard.pid if self._guard is not None else None
+        return self._watch.guard_pid
 
     @property
     def running(self) -> bool:
@@ -163,9 +123,9 @@ class TunnelManager:
             return
         self._port = port
         self._stopping = False
-        self._loop = asyncio.get_running_loop()  # the agent's log lines come on a thread
+        self._watch.loop = asyncio.get_running_loop()  # the agent's log lines come on a thread
         self._lost_url: str | None = None  # the URL while the agent's session is lost
-        self._last_url = self._read_last_url()
+        self._last_url.load()
         self._set("starting", detail="starting the tunnel")
         self._task = asyncio.create_task(self._run(), name="tvdesk-tunnel")
 
@@ -178,14 +138,11 @@ class TunnelManager:
             # Waited for, not awaited: a cancel that lands as a step finishes can be lost.
             await asyncio.wait({task}, timeout=0.1)
         await self._end_agents()
-        if self._guard is not None or self._token is not None:
+        await self._watch.close_guard()
+        if self._token is not None:
             from tvdesk.tunnel import agent
 
-            if self._guard is not None:
-                guard, self._guard = self._guard, None
-                await agent.in_thread(guard.close)
-            if self._token is not None:
-                agent.unhide(self._token)
+            agent.unhide(self._token)
         # The agent read its authtoken at start: no copy of it outlives the tunnel on disk.
         (self._paths.config_dir / "ngrok" / "ngrok.yml").unlink(missing_ok=True)
         self._set("off")
@@ -227,32 +184,50 @@ class TunnelManager:
         """One agent's life: start it, open the endpoint, confirm, then watch it."""
         self._lost_url = None  # a new agent: its session, its URL
         token = self._token = self._authtoken()
-        binary = await self._agent_binary()
+        binary = await self._binary.locate(self.timings.download_s)
         from tvdesk.tunnel import agent  # pyngrok only now: --no-tunnel never imports it
 
         agent.hide(token)
         config_path = self._paths.config_dir / "ngrok" / "ngrok.yml"
         agent.write_config(config_path, token)
-        self._agent_said.clear()
-        self._agent_error = None
         self._config = agent.make_config(
-            binary, config_path, self._on_agent_log, self.timings.startup_s, self.timings.api_s
+            binary, config_path, self._watch.on_log, self.timings.startup_s, self.timings.api_s
         )
-        if self._guard is None:
-            self._guard = agent.AgentGuard()
-        self._accepting_launches = True
-        agent.set_launch_hook(binary, self._on_launch)
+        self._watch.begin(binary)
 
-        proc = await self._start_agent(self._config)
-        url = await self._open_endpoint(self._config)
-        unconfirmed = await self._confirm(url, proc)
+        self._say("starting the ngrok agent")
+        proc = await launch.start_agent(
+            self._config,
+            self.timings,
+            self._watch,
+            hide=self._hide,
+            domain=self._domain,
+            configured=self._binary.configured,
+        )
+        self._say("opening the public URL")
+        url = await launch.open_endpoint(
+            self._config,
+            self._port,
+            self.timings.api_s,
+            self._watch,
+            hide=self._hide,
+            domain=self._domain(),
+        )
+        unconfirmed = await confirm(
+            url,
+            proc,
+            self.timings,
+            self._watch,
+            say=self._say,
+            down=lambda error, detail: self._set("down", error=error, detail=detail),
+        )
         self._reached_up = True
         self._set("up", url=url, error=unconfirmed)
-        self._note_url(url)
-        code = await self._wait_exit(proc, None)
+        self._last_url.note(url, self._domain())
+        code = await wait_exit(proc, None, self.timings.poll_s)
         raise TunnelProblem(
-            f"the ngrok agent stopped unexpectedly (exit code {code}{self._last_words()}): "
-            "restarting it"
+            f"the ngrok agent stopped unexpectedly (exit code {code}"
+            f"{self._watch.last_words()}): restarting it"
         )
 
     # -- steps -------------------------------------------------------------------------
@@ -266,248 +241,10 @@ class TunnelManager:
             raise TunnelProblem(NO_AUTHTOKEN, "off")
         return token
 
-    def _configured_agent(self) -> str:
-        """The trader's own ngrok (TVDESK_NGROK_PATH or [tunnel] ngrok_path), if any."""
-        return self._env.get("TVDESK_NGROK_PATH") or self._settings().ngrok_path
-
-    async def _agent_binary(self) -> Path:
-        configured = self._configured_agent()
-        if configured:
-            path = Path(configured).expanduser()
-            where = "[tunnel] ngrok_path or TVDESK_NGROK_PATH"
-            if not path.is_file():
-                raise TunnelProblem(
-                    f"there is no ngrok agent at {path} ({where}): correct the path, or clear "
-                    "it and tvdesk downloads ngrok itself",
-                    "error",
-                )
-            if not os.access(path, os.X_OK):
-                raise TunnelProblem(
-                    f"the ngrok agent at {path} is not executable ({where}): allow it to run "
-                    "(chmod +x), or point the setting at another one",
-                    "error",
-                )
-            return path
-        from tvdesk.tunnel import agent
-
-        path = self._paths.data_dir / "ngrok" / agent.agent_binary_name()
-        if not path.is_file():
-            await self._download_agent(path)
-        return path
-
-    async def _download_agent(self, path: Path) -> None:
-        from tvdesk.tunnel import agent
-
-        started = time.monotonic()
-        self._detail = "downloading the ngrok agent (first use)"
-        message = f"downloading the ngrok agent (first use, about 10 MB) to {path}"
-        log.info("tunnel: %s", message)
-        self._publish(TunnelAgentDownload(self._clock.time(), "started", 0.0, message))
-        # One download at a time: a retry waits for one that is still under way.
-        if self._download is None or self._download.done():
-            self._download = agent.in_thread(lambda: agent.install_agent(path))
-        try:
-            await _within(self._download, self.timings.download_s)
-        except TimeoutError:
-            problem = download_problem("", self.timings.download_s, timed_out=True)
-        except Exception as exc:
-            problem = download_problem(self._hide(str(exc)), 0, timed_out=False)
-        else:
-            seconds = time.monotonic() - started
-            if path.is_file():
-                done = f"downloaded the ngrok agent in {seconds:.1f} s"
-                log.info("tunnel: %s", done)
-                self._publish(TunnelAgentDownload(self._clock.time(), "finished", seconds, done))
-                return
-            problem = download_problem(f"the download held no {path.name}", 0, timed_out=False)
-        seconds = time.monotonic() - started
-        log.warning("tunnel: %s", problem.message)
-        self._publish(TunnelAgentDownload(self._clock.time(), "failed", seconds, problem.message))
-        raise problem
-
-    async def _start_agent(self, config: PyngrokConfig) -> subprocess.Popen[Any]:
-        from pyngrok.exception import PyngrokError, PyngrokNgrokError
-
-        from tvdesk.tunnel import agent
-
-        self._detail = "starting the ngrok agent"
-        started = agent.in_thread(lambda: agent.start_agent(config))
-        try:
-            return await _within(started, self.timings.startup_s)
-        except TimeoutError:
-            # pyngrok is stuck reading an agent that says nothing: ending it unblocks pyngrok.
-            await self._end_agents()
-            with contextlib.suppress(Exception, TimeoutError):
-                await _within(started, self.timings.stop_s + 2)
-            raise self._start_timeout() from None
-        except PyngrokNgrokError as exc:
-            said = exc.ngrok_error or self._agent_error or str(exc)
-            raise agent_problem(self._hide(said), self._domain()) from None
-        except PyngrokError as exc:
-            raise agent_problem(self._hide(str(exc)), self._domain()) from None
-        except OSError as exc:
-            why = exc.strerror or str(exc)
-            if not self._configured_agent():
-                # tvdesk's own download, broken (cut short, say): fetch it again next try.
-                Path(config.ngrok_path).unlink(missing_ok=True)
-                raise TunnelProblem(
-                    f"the downloaded ngrok agent would not run ({why}): downloading it again; "
-                    f"{RETRYING}"
-                ) from None
-            raise TunnelProblem(
-                f"cannot run the ngrok agent at {config.ngrok_path} ({why}): is it an ngrok "
-                "for this computer? Point [tunnel] ngrok_path at another one, or clear it and "
-                "tvdesk downloads ngrok itself",
-                "error",
-            ) from None
-
-    def _start_timeout(self) -> TunnelProblem:
-        seconds = f"{self.timings.startup_s:g} s"
-        if self._agent_error:
-            problem = agent_problem(self._agent_error, self._domain())
-            return TunnelProblem(f"no tunnel after {seconds}: {problem.message}", problem.state)
-        if not self._agent_said:
-            return TunnelProblem(
-                f"the ngrok agent did not start within {seconds} and printed nothing; {RETRYING}"
-            )
-        return TunnelProblem(
-            f"the ngrok agent did not finish starting within {seconds}"
-            f"{self._last_words(any_line=True)}; "
-            f"{RETRYING}"
-        )
-
-    async def _open_endpoint(self, config: PyngrokConfig) -> str:
-        from pyngrok.exception import PyngrokError, PyngrokNgrokHTTPError
-
-        from tvdesk.tunnel import agent
-
-        domain = self._domain()
-        self._detail = "opening the public URL"
-        url = f"https://{domain}" if domain else None
-        opened = agent.in_thread(
-            lambda: agent.open_endpoint(config, self._port, ENDPOINT_NAME, url)
-        )
-        try:
-            public_url = await _within(opened, self.timings.api_s)
-        except TimeoutError:
-            raise TunnelProblem(
-                f"the ngrok agent did not open the public URL within {self.timings.api_s:g} s"
-                f"{self._last_words()}; {RETRYING}"
-            ) from None
-        except PyngrokNgrokHTTPError as exc:
-            raise agent_problem(self._hide(exc.body or str(exc)), domain) from None
-        except PyngrokError as exc:
-            said = getattr(exc, "ngrok_error", None) or str(exc)
-            raise agent_problem(self._hide(said), domain) from None
-        if not public_url:
-            raise TunnelProblem(f"the ngrok agent gave no public URL; {RETRYING}")
-        return public_url.rstrip("/")
-
-    async def _confirm(self, url: str, proc: subprocess.Popen[Any]) -> str | None:
-        """GET /health once through the public URL; again, backing off, only if that failed.
-
-        Never polled once it worked: ngrok's free plan counts every request. After
-        ``max_checks`` failures it stops asking and says so (None: confirmed).
-        """
-        for checks in range(1, self.timings.max_checks + 1):
-            delay = self.timings.backoff(checks - 1)
-            self._detail = f"checking {url}/health"
-            problem = await self._check(url)
-            if problem is None:
-                return None
-            if checks == self.timings.max_checks:
-                return (
-                    f"{problem}. Checked {checks} times; not checking again, to spare your "
-                    "ngrok request quota: send a test alert to try the URL, or restart tvdesk"
-                )
-            self._set("down", error=problem, detail=f"checking again in {delay:g} s")
-            if await self._wait_exit(proc, delay) is not None:
-                raise TunnelProblem(
-                    f"the ngrok agent stopped unexpectedly (exit code {proc.returncode}"
-                    f"{self._last_words()}): restarting it"
-                )
-
-    async def _check(self, url: str) -> str | None:
-        reason = ""
-        try:
-            timeout = aiohttp.ClientTimeout(total=self.timings.check_s)
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as session,
-                session.get(f"{url}/health", headers={"ngrok-skip-browser-warning": "1"}) as r,
-            ):
-                body = await r.json(content_type=None) if r.status == 200 else None
-                if isinstance(body, dict) and body.get("status") == "ok":
-                    return None
-                reason = f"HTTP {r.status}"
-        except TimeoutError:
-            reason = f"no answer within {self.timings.check_s:g} s"
-        except (aiohttp.ClientError, ValueError) as exc:
-            reason = tidy(str(exc)) or type(exc).__name__
-        return (
-            f"the tunnel is open, but tvdesk could not reach itself through {url}/health "
-            f"({reason}), so TradingView cannot either; {RETRYING}"
-        )
-
-    async def _wait_exit(self, proc: subprocess.Popen[Any], seconds: float | None) -> int | None:
-        """The agent's exit code once it exits, or None if it still runs after ``seconds``."""
-        loop = asyncio.get_running_loop()
-        deadline = None if seconds is None else loop.time() + seconds
-        while proc.poll() is None:
-            step = self.timings.poll_s
-            if deadline is not None:
-                step = min(step, deadline - loop.time())
-                if step <= 0:
-                    return None
-            await asyncio.sleep(step)
-        return proc.returncode
-
     async def _end_agents(self) -> None:
-        self._accepting_launches = False
-        procs = list(self._procs)
-        if not procs and self._config is None:
-            return
-        from tvdesk.tunnel import agent
+        await self._watch.end(self._config, self.timings.stop_s)
 
-        ended = agent.in_thread(lambda: agent.end_agents(procs, self._config, self.timings.stop_s))
-        with contextlib.suppress(Exception, TimeoutError):
-            await _within(ended, self.timings.stop_s * 2 + 5)
-        for proc in procs:
-            if proc.poll() is not None:
-                self._procs.remove(proc)
-                if self._guard is not None:
-                    self._guard.forget(proc.pid)
-
-    # -- callbacks from pyngrok's threads ---------------------------------------------
-
-    def _on_launch(self, proc: subprocess.Popen[Any]) -> None:
-        self._procs.append(proc)
-        if not self._accepting_launches:
-            # pyngrok's connect() restarts a dead agent on its own; not after we gave up.
-            with contextlib.suppress(OSError):
-                proc.kill()
-            return
-        if self._guard is not None:
-            self._guard.watch(proc.pid)
-
-    def _on_agent_log(self, entry: NgrokLog) -> None:
-        line = self._hide(entry.line)
-        self._agent_said.append(line)
-        if entry.lvl in ("ERROR", "CRITICAL") and entry.err:
-            self._agent_error = self._hide(entry.err)
-        elif line.startswith("ERROR:") and self._agent_error is None:
-            self._agent_error = line.removeprefix("ERROR:").strip()
-        # Once up, the agent process lives on through a lost connection and reconnects
-        # by itself: only its own words say that TradingView cannot reach tvdesk meanwhile.
-        if entry.msg in _SESSION_LOST and entry.lvl in ("ERROR", "CRITICAL"):
-            self._on_loop(self._session_lost, self._hide(entry.err or entry.msg or ""))
-        elif entry.msg in _SESSION_BACK:
-            self._on_loop(self._session_back)
-
-    def _on_loop(self, callback: Callable[..., None], *args: Any) -> None:
-        loop = getattr(self, "_loop", None)
-        if loop is not None:
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
-                loop.call_soon_threadsafe(callback, *args)
+    # -- the agent's session, lost and back (called on the loop by the watch) -------------
 
     def _session_lost(self, why: str) -> None:
         if self._state != "up" or self._public_url is None:
@@ -543,53 +280,13 @@ class TunnelManager:
         self._state, self._public_url, self._error = state, url, error
         self._publish(TunnelChanged(self._clock.time(), state, url, error))
 
+    def _say(self, detail: str) -> None:
+        """What the tunnel is doing now, for ``status()`` (no event: the state is the same)."""
+        self._detail = detail
+
     def _hide(self, text: str) -> str:
         return redact(text, (self._token,) if self._token else ())
 
     def _domain(self) -> str:
         domain = self._settings().domain.strip()
         return domain.removeprefix("https://").removeprefix("http://").rstrip("/")
-
-    def _last_words(self, *, any_line: bool = False) -> str:
-        said = self._agent_error
-        if not said and any_line and self._agent_said:
-            said = self._agent_said[-1]
-        return f"; it last said: {tidy(said)}" if said else ""
-
-    @property
-    def _url_file(self) -> Path:
-        return self._paths.data_dir / "tunnel.json"
-
-    def _read_last_url(self) -> str | None:
-        try:
-            return json.loads(self._url_file.read_text(encoding="utf-8")).get("public_url")
-        except (OSError, ValueError, AttributeError):
-            return None
-
-    def _note_url(self, url: str) -> None:
-        """Say loudly when the URL is not the one TradingView was given last time."""
-        previous, self._last_url = self._last_url, url
-        if previous and previous != url:
-            fix = ""
-            if not self._domain():
-                fix = "; set [tunnel] domain to your free ngrok domain so it stays the same"
-            message = (
-                f"the public webhook URL changed from {previous} to {url}: edit every "
-                f"TradingView alert to send to {url}/webhook{fix}"
-            )
-            log.warning("tunnel: %s", message)
-            self._publish(TunnelUrlChanged(self._clock.time(), previous, url, message))
-        try:
-            write_atomic(self._url_file, json.dumps({"public_url": url}))
-        except OSError as exc:
-            log.warning("tunnel: cannot remember the public URL (%s)", exc.strerror or exc)
-
-
-async def _within(future: asyncio.Future[T], seconds: float) -> T:
-    """Wait for a blocking call's future, at most ``seconds``; the call itself goes on.
-
-    asyncio.timeout rather than wait_for: on 3.11, wait_for can swallow a cancellation
-    that arrives just as the future completes, and stop() would wait forever.
-    """
-    async with asyncio.timeout(seconds):
-        return await asyncio.shield(future)

@@ -1,0 +1,1 @@
+"""Dialogs of the window (Qt): the LIVE consent dialog and other modal questions."""

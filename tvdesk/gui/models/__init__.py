@@ -1,0 +1,1 @@
+"""Qt item models behind the window's tables (the live alert log)."""

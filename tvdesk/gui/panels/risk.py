@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from tvdesk.config.settings import RiskSettings, SettingsError
+from tvdesk.config.load import SettingsError
+from tvdesk.config.schema import RiskSettings
 from tvdesk.core.decimals import plain
 from tvdesk.core.events import KillSwitchChanged, OrderFilled, SettingsChanged
 from tvdesk.gui.aio import ask, busy

@@ -29,7 +29,8 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from tvdesk.config.settings import SettingsError, SymbolRule
+from tvdesk.config.load import SettingsError
+from tvdesk.config.schema import SymbolRule
 from tvdesk.core.decimals import plain
 from tvdesk.core.events import AlertDecided, SettingsChanged
 from tvdesk.core.symbols import Unmapped

@@ -1,0 +1,59 @@
+"""``tvdesk``: the window, refused plainly where there is no display to open it on.
+
+Qt is imported only inside ``cmd_window``: headless mode and the small tools never load it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tvdesk.cli.common import fail
+from tvdesk.support import timing
+
+
+def cmd_window(data_dir: Path | None, args: argparse.Namespace) -> int:
+    missing = _no_display()
+    if missing:
+        return fail(missing)
+    # Imported here: headless mode and the small tools must never load Qt.
+    from tvdesk.gui.app import GuiOptions, run
+
+    options = GuiOptions(
+        data_dir=data_dir,
+        port=args.port,
+        host=args.host,
+        tunnel=not args.no_tunnel,
+        mode=args.mode,
+        exchange=args.exchange,
+        exchange_url=args.exchange_url,
+    )
+    return run(options, _mark_window_timings if timing.enabled() else None)
+
+
+def _no_display() -> str | None:
+    """Why the window cannot open here (Linux without a display), before Qt aborts on it."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): "
+        "on a server run `tvdesk --headless`; over SSH, connect with X forwarding"
+    )
+
+
+async def _mark_window_timings(window: Any) -> None:
+    """--timing: "window shown" once it has painted, "engine ready" when the engine is."""
+    if window.isVisible():
+        window.repaint()
+        timing.mark("window shown")
+
+    def on_event(event: Any) -> None:
+        if event.name == "EngineStarted":
+            timing.mark("engine ready")
+
+    window.handle.event.connect(on_event)

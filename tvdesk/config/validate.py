@@ -1,0 +1,196 @@
+"""Checking parsed settings.toml data against the schema: types, choices, bounds, no secrets.
+
+Problems are collected, not raised one at a time, so the trader sees every mistake at once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import MISSING, fields, is_dataclass
+from decimal import Decimal
+from typing import Any, NamedTuple, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
+
+from tvdesk.config.schema import SCHEMA_VERSION, Settings
+
+# --- validation rules, keyed by dotted key with list positions left out ---
+
+_CHOICES = {
+    "mode": ("paper", "live"),
+    "exchange.market_type": ("spot", "swap"),
+    "exchange.auto_map": ("paper", "always", "off"),
+}
+# Inclusive bounds; any other number must be 0 or more.
+_BOUNDS: dict[str, tuple[int, int | None]] = {
+    "schema_version": (1, None),
+    "listener.port": (0, 65535),
+    "listener.max_body_bytes": (1, None),
+    "auth.max_alert_age_s": (1, None),
+    "auth.lockout_failures": (1, None),
+    "paper.fee_rate": (0, 1),
+    "risk.min_confidence": (0, 1),
+}
+_POSITIVE = {"symbols.qty_multiplier"}
+_EXCHANGE_IDS = {"exchange.default", "symbols.exchange"}
+_NOT_EMPTY = {"listener.host", "symbols.tv", "symbols.symbol"}
+_EXCHANGE_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
+_SECRET_WORDS = ("secret", "token", "password", "passphrase", "apikey", "api_key")
+# Currency codes are data, not setting names: a coin may well be called TOKEN.
+_SECRET_SCAN_SKIP = {("paper", "balances")}
+
+KeyPath = tuple[str | int, ...]
+_MISSING_KEY = "is missing: each [[symbols]] block needs tv, exchange and symbol"
+
+
+class Problem(NamedTuple):
+    """One mistake in the file: the key it is at and what is wrong, in the trader's words."""
+
+    where: KeyPath
+    message: str
+
+
+class _Bad(Exception):
+    pass
+
+
+def _kind(value: object) -> str:
+    kinds = ((bool, "true/false"), (int, "a whole number"), (Decimal, "a decimal number"))
+    kinds += ((str, "text"), (list, "an array"), (dict, "a table"))
+    return next((name for tp, name in kinds if isinstance(value, tp)), "a date/time")
+
+
+def _rule(where: KeyPath) -> str:
+    return ".".join(p for p in where if isinstance(p, str))
+
+
+def key_label(where: KeyPath) -> str:
+    # List positions count from 1, the way a person counts [[symbols]] blocks.
+    out = ""
+    for part in where:
+        out += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _check(rule: str, value: Any) -> None:
+    if rule in _CHOICES and value not in _CHOICES[rule]:
+        raise _Bad("must be " + " or ".join(f'"{c}"' for c in _CHOICES[rule]))
+    if rule in _EXCHANGE_IDS and not _EXCHANGE_ID_RE.fullmatch(value):
+        raise _Bad('must be a ccxt exchange id in lower case, like "binance" or "okx"')
+    if rule in _NOT_EMPTY and not value.strip():
+        raise _Bad("must not be empty")
+    if rule == "exchange.url" and value:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise _Bad('must be empty or an http(s) address, like "http://127.0.0.1:9000"')
+    if rule == "auth.tradingview_ips":
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise _Bad('must hold IP addresses, like "52.89.214.238"') from None
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        low, high = _BOUNDS.get(rule, (0, None))
+        if rule in _POSITIVE and value <= 0:
+            raise _Bad(f"must be more than 0, not {value}")
+        if high is not None and not low <= value <= high:
+            raise _Bad(f"must be between {low} and {high}, not {value}")
+        if value < low:
+            hint = " (0 means no limit)" if rule.startswith("risk.") else ""
+            raise _Bad(f"must be {low} or more, not {value}{hint}")
+
+
+def _scalar(value: Any, tp: type, where: KeyPath) -> Any:
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise _Bad(f"must be true or false (without quotes), not {_kind(value)}")
+    elif tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Bad(f"must be a whole number, not {_kind(value)}")
+    elif tp is Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise _Bad(f"must be a number (without quotes), not {_kind(value)}")
+        value = Decimal(value)
+        if not value.is_finite():
+            raise _Bad("must be a finite number, not nan or inf")
+    elif not isinstance(value, str):
+        raise _Bad(f"must be text in double quotes, not {_kind(value)}")
+    _check(_rule(where), value)
+    return value
+
+
+def _convert(value: Any, tp: Any, where: KeyPath, problems: list[Problem]) -> Any:
+    if is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise _Bad(f"must be a table ([{key_label(where)}]), not {_kind(value)}")
+        return _build(tp, value, where, problems)
+    origin = get_origin(tp)
+    if origin not in (list, dict):
+        return _scalar(value, tp, where)
+    if not isinstance(value, origin):
+        raise _Bad(f"must be {_kind(origin())}, not {_kind(value)}")
+    item_tp = get_args(tp)[-1]
+    keys = range(len(value)) if origin is list else value.keys()
+    out: dict[Any, Any] = {}
+    for key in keys:
+        try:
+            out[key] = _convert(value[key], item_tp, (*where, key), problems)
+        except _Bad as bad:
+            problems.append(Problem((*where, key), str(bad)))
+    return list(out.values()) if origin is list else out
+
+
+def _build(cls: Any, raw: Mapping[str, Any], where: KeyPath, problems: list[Problem]) -> Any:
+    hints = get_type_hints(cls)
+    values: dict[str, Any] = {}
+    complete = True
+    for f in fields(cls):
+        key = (*where, f.name)
+        if f.name not in raw:
+            if f.default is MISSING and f.default_factory is MISSING:
+                problems.append(Problem(key, _MISSING_KEY))
+                complete = False
+            continue
+        try:
+            values[f.name] = _convert(raw[f.name], hints[f.name], key, problems)
+        except _Bad as bad:
+            problems.append(Problem(key, str(bad)))
+    return cls(**values) if complete else None
+
+
+def _secret_keys(value: Any, where: KeyPath) -> list[Problem]:
+    found = []
+    if isinstance(value, dict) and where not in _SECRET_SCAN_SKIP:
+        for key, item in value.items():
+            name = key.lower().replace("-", "_")
+            if any(word in name for word in _SECRET_WORDS):
+                found.append(
+                    Problem(
+                        (*where, key),
+                        "looks like a secret, and secrets never go in the settings file: "
+                        "delete that line and store the value in the Secrets panel (OS keyring) "
+                        "or a TVDESK_* environment variable",
+                    )
+                )
+            else:
+                found += _secret_keys(item, (*where, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += _secret_keys(item, (*where, i))
+    return found
+
+
+def settings_from_data(data: dict[str, Any]) -> tuple[Settings | None, list[Problem]]:
+    """Parsed TOML as Settings, and every problem found (None if no Settings can be built)."""
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        return None, [
+            Problem(
+                ("schema_version",),
+                f"is {version}, but this tvdesk only understands up to {SCHEMA_VERSION}: "
+                "this tvdesk is older than the file. Upgrade tvdesk, or use another --data-dir",
+            )
+        ]
+    problems = _secret_keys(data, ())
+    settings = _build(Settings, data, (), problems)
+    return settings, problems

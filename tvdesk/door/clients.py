@@ -1,0 +1,52 @@
+"""Who is knocking: the client's address (X-Forwarded-For only from the tunnel) and
+whether it is one of TradingView's published webhook addresses."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from aiohttp import web
+
+from tvdesk.config.schema import Settings
+from tvdesk.door.deps import TRUST_FORWARDED
+
+
+def client_of(request: web.Request) -> tuple[str, bool]:
+    """The calling client's address, and whether the request came through the tunnel.
+
+    ``X-Forwarded-For`` is believed only on the tunnel's own listener; there the
+    agent appends the real address last, so anything a caller put before it is
+    ignored.
+    """
+    peer = request.remote or "unknown"
+    if not request.app[TRUST_FORWARDED]:
+        return peer, False
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    last = forwarded.rsplit(",", 1)[-1].strip()
+    return (last or peer), True
+
+
+def is_tradingview(client: str, settings: Settings) -> bool:
+    """Whether client is one of TradingView's published webhook addresses (settings)."""
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    for listed in settings.auth.tradingview_ips:
+        try:
+            if address == ipaddress.ip_address(listed):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def not_tradingview(client: str) -> str:
+    return (
+        f"{client} is not one of TradingView's webhook addresses, and [auth] "
+        "tradingview_ips_only is on, so only TradingView may send alerts through the tunnel: "
+        "update [auth] tradingview_ips if TradingView has published new addresses, or turn "
+        "tradingview_ips_only off to send from elsewhere"
+    )

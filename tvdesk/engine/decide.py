@@ -1,0 +1,167 @@
+"""Deciding a new alert, one step at a time: map the symbol, price it, size it, fit it to
+the market's precision, check the risk limits, submit it. Each step adds a line to the
+alert's trail; the first step that refuses decides the alert."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from tvdesk.brokers.base import Broker, OrderRequest, Refusal
+from tvdesk.config.schema import Settings
+from tvdesk.core.alert.fields import Alert, alert_from_dict
+from tvdesk.core.clock import Clock
+from tvdesk.core.ids import client_order_id
+from tvdesk.core.risk import OrderIntent, RiskLimits, check
+from tvdesk.core.sizing import SizingError, size_order
+from tvdesk.core.symbols import Mapping, MapRule, Unmapped, normalise, resolve
+from tvdesk.engine.counters import RiskCounters
+from tvdesk.engine.job import INTERNAL_PREFIX, Decision, Job, Trail
+
+
+async def decide_steps(
+    job: Job,
+    trail: Trail,
+    settings: Settings,
+    broker: Broker,
+    counters: RiskCounters,
+    clock: Clock,
+) -> Decision:
+    alert = alert_from_dict(job.alert)
+    internal = job.client.startswith(INTERNAL_PREFIX)
+
+    try:
+        mapping = await map_symbol(alert, settings, internal, broker)
+    except Unmapped as exc:
+        trail.add("map", False, str(exc))
+        return Decision("rejected", str(exc))
+    trail.add("map", True, mapping.describe(alert.symbol))
+    price = alert.price
+    if price is None and (internal or broker.mode == "live"):
+        try:
+            price = await broker.market_price(mapping)
+        except Refusal as exc:
+            trail.add("price", False, str(exc))
+            return Decision("rejected", str(exc))
+        if price is not None and not internal:
+            trail.add("price", True, f"no price in the alert: {price} from {mapping.exchange}")
+
+    holdings = await broker.holdings(mapping)
+    try:
+        sizing = size_order(
+            alert,
+            multiplier=mapping.qty_multiplier,
+            price=price,
+            quote_free=holdings.quote_free,
+            base_free=holdings.base_free,
+            position_qty=holdings.position_qty,
+            base=mapping.base,
+            quote=mapping.quote,
+            spot=":" not in mapping.symbol,
+            buy_cost=holdings.buy_cost,
+            base_reserved=holdings.base_reserved,
+        )
+    except SizingError as exc:
+        trail.add("size", False, str(exc))
+        return Decision("rejected", str(exc))
+    for note in sizing.notes:
+        trail.add("size", True, note)
+    try:
+        qty, price, note = await broker.conform(mapping, sizing.qty, price)
+    except Refusal as exc:
+        trail.add("precision", False, str(exc))
+        return Decision("rejected", str(exc))
+    trail.add("precision", True, note)
+
+    limits = _limits(settings)
+    if internal:
+        limits = RiskLimits()  # flattening is how the kill switch protects; never refuse it
+    elif alert.test and price is None:
+        limits = replace(limits, max_notional=Decimal(0), max_position_notional=Decimal(0))
+        trail.add("risk", True, "test alert without a price: notional limits not checked")
+    now = clock.time()
+    verdict = check(
+        OrderIntent(mapping.symbol, mapping.quote, sizing.side, qty, price, alert.confidence),
+        limits,
+        counters.risk_state(mapping.symbol, holdings.position_qty, now, broker.mode),
+        now,
+    )
+    if not verdict.ok:
+        trail.add("risk", False, verdict.reason)
+        return Decision("rejected", verdict.reason)
+    trail.add("risk", True, "within the risk limits")
+
+    if alert.test:
+        reason = f"would {sizing.side} {qty} {mapping.symbol} on {mapping.exchange} (test)"
+        trail.add("submit", True, reason)
+        return Decision("dry_run", reason)
+    request = OrderRequest(
+        alert_id=job.alert_id,
+        client_order_id=client_order_id(job.alert_id),
+        mapping=mapping,
+        side=sizing.side,
+        order_type=alert.order_type,
+        qty=qty,
+        price=price,
+        stop_loss=alert.stop_loss,
+        take_profit=alert.take_profit,
+    )
+    try:
+        execution = await broker.execute(request, now)
+    except Refusal as exc:
+        trail.add("submit", False, str(exc))
+        return Decision("rejected", str(exc))
+    for step, ok, detail in execution.trail:
+        trail.add(step, ok, detail)
+    trail.add("submit", execution.outcome in ("filled", "open"), execution.reason)
+    return Decision(execution.outcome, execution.reason, execution, broker, mapping.exchange)
+
+
+async def map_symbol(alert: Alert, settings: Settings, internal: bool, broker: Broker) -> Mapping:
+    """The market ``alert`` trades on: the symbol map first, then the exchange's markets."""
+    if internal:
+        rules = [MapRule(alert.symbol, alert.exchange or "", alert.symbol)]
+        return resolve(
+            alert.symbol,
+            exchange=alert.exchange,
+            default_exchange=settings.exchange.default,
+            rules=rules,
+            auto=False,
+        )
+    auto_map = settings.exchange.auto_map
+    auto = auto_map == "always" or (auto_map == "paper" and settings.mode == "paper")
+    rules = [
+        MapRule(r.tv, r.exchange, r.symbol, Decimal(r.qty_multiplier), r.enabled)
+        for r in settings.symbols
+    ]
+    exchange = (alert.exchange or settings.exchange.default).strip().lower()
+    listed = any(
+        normalise(r.tv).key == normalise(alert.symbol).key and r.exchange == exchange for r in rules
+    )
+    # The exchange's own markets, when the broker has them (live), resolve what the
+    # table doesn't list; a table row never waits for them.
+    markets = None if listed else await broker.markets(exchange)
+    return resolve(
+        alert.symbol,
+        exchange=alert.exchange,
+        default_exchange=settings.exchange.default,
+        rules=rules,
+        auto=auto,
+        market_type=settings.exchange.market_type,
+        markets=markets,
+    )
+
+
+def _limits(settings: Settings) -> RiskLimits:
+    r = settings.risk
+    return RiskLimits(
+        kill_switch=r.kill_switch,
+        max_qty=Decimal(r.max_qty),
+        max_notional=Decimal(r.max_notional),
+        max_position_notional=Decimal(r.max_position_notional),
+        max_orders_per_minute=r.max_orders_per_minute,
+        max_orders_per_day=r.max_orders_per_day,
+        daily_loss_limit=Decimal(r.daily_loss_limit),
+        min_confidence=Decimal(r.min_confidence),
+        cooldown_s=r.cooldown_s,
+    )

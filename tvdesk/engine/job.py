@@ -1,0 +1,49 @@
+"""An alert on its way through the worker: the job queued for it, the trail of its steps
+(each with its timing), and the decision that ends it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from tvdesk.brokers.base import Broker, Execution
+
+INTERNAL_PREFIX = "internal:"  # the client of alerts tvdesk makes itself (flatten)
+
+
+@dataclass
+class Job:
+    """An accepted alert waiting for the worker."""
+
+    alert_id: str
+    alert: dict[str, Any]
+    client: str
+    received_at: float
+    trail: list[dict[str, Any]] = field(default_factory=list)
+    latency: dict[str, float] = field(default_factory=dict)
+    replay_of: str | None = None
+    mode: str | None = None  # the engine's mode when it was accepted (None: before v2)
+
+
+@dataclass
+class Decision:
+    outcome: str  # filled | open | rejected | failed | dry_run
+    reason: str
+    execution: Execution | None = None
+    broker: Broker | None = None
+    exchange: str | None = None
+
+
+class Trail:
+    def __init__(self, job: Job) -> None:
+        self.entries = list(job.trail)
+        self.latency = dict(job.latency)
+        self._t = time.perf_counter()
+
+    def add(self, step: str, ok: bool, detail: str) -> None:
+        now = time.perf_counter()
+        ms = round((now - self._t) * 1000, 3)
+        self._t = now
+        self.entries.append({"step": step, "ok": ok, "detail": detail, "ms": ms})
+        self.latency[step] = round(self.latency.get(step, 0.0) + ms, 3)

@@ -1,0 +1,174 @@
+"""The journal's schema: its tables, the migrations from one version to the next,
+and how a connection to the file is opened (WAL, ``synchronous = FULL``, or read-only).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from tvdesk.store.errors import JournalError
+
+SCHEMA_VERSION = 2
+
+_MIGRATIONS: list[str] = [
+    # v1
+    """
+    CREATE TABLE alerts (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,  -- arrival order
+        alert_id      TEXT NOT NULL UNIQUE,
+        received_at   REAL NOT NULL,
+        client        TEXT,
+        via_tunnel    INTEGER NOT NULL DEFAULT 0,
+        status        TEXT NOT NULL,          -- accepted | rejected | duplicate
+        error         TEXT,                   -- reply code word when not accepted
+        message       TEXT,
+        fields        TEXT,                   -- JSON {field: problem} for 422
+        client_ref    TEXT,
+        body_hash     TEXT,
+        duplicate_of  TEXT,
+        symbol        TEXT,
+        side          TEXT,
+        qty           TEXT,
+        test          INTEGER NOT NULL DEFAULT 0,
+        alert         TEXT,                   -- JSON of the parsed alert
+        raw           TEXT,                   -- the body, secrets and credentials removed
+        outcome       TEXT,  -- pending | filled | open | rejected | failed | dry_run
+        reason        TEXT,
+        trail         TEXT NOT NULL DEFAULT '[]',
+        latency       TEXT NOT NULL DEFAULT '{}',
+        replay_of     TEXT,
+        count         INTEGER NOT NULL DEFAULT 1,
+        first_seen    REAL,
+        last_seen     REAL,
+        decided_at    REAL
+    );
+    -- client_ref is unique forever among accepted alerts: the database says so.
+    CREATE UNIQUE INDEX alerts_client_ref ON alerts(client_ref)
+        WHERE status = 'accepted' AND client_ref IS NOT NULL;
+    CREATE INDEX alerts_body_hash ON alerts(body_hash, received_at)
+        WHERE status = 'accepted';
+    CREATE INDEX alerts_pending ON alerts(seq) WHERE outcome = 'pending';
+
+    CREATE TABLE orders (
+        client_order_id   TEXT PRIMARY KEY,
+        alert_id          TEXT NOT NULL,
+        exchange          TEXT NOT NULL,
+        symbol            TEXT NOT NULL,
+        side              TEXT NOT NULL,
+        order_type        TEXT NOT NULL,
+        qty               TEXT NOT NULL,
+        price             TEXT,
+        mode              TEXT NOT NULL,      -- paper | live
+        -- submitting | open | partially_filled | filled | canceled | rejected | unknown
+        status            TEXT NOT NULL,
+        filled            TEXT NOT NULL DEFAULT '0',
+        avg_price         TEXT,
+        fee               TEXT,
+        fee_currency      TEXT,
+        reserved          TEXT,               -- quote (buy) or base (sell) held for a resting order
+        exchange_order_id TEXT,
+        expires_at        REAL,
+        error             TEXT,
+        created_at        REAL NOT NULL,
+        updated_at        REAL NOT NULL
+    );
+    CREATE INDEX orders_alert ON orders(alert_id);
+    CREATE INDEX orders_open ON orders(status)
+        WHERE status IN ('submitting', 'open', 'partially_filled', 'unknown');
+
+    CREATE TABLE fills (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        client_order_id  TEXT NOT NULL,
+        alert_id         TEXT NOT NULL,
+        exchange         TEXT NOT NULL,
+        symbol           TEXT NOT NULL,
+        side             TEXT NOT NULL,
+        qty              TEXT NOT NULL,
+        price            TEXT NOT NULL,
+        fee              TEXT NOT NULL,
+        fee_currency     TEXT,
+        realized_pnl     TEXT NOT NULL DEFAULT '0',
+        mode             TEXT NOT NULL,
+        at               REAL NOT NULL
+    );
+    CREATE INDEX fills_order ON fills(client_order_id);
+    CREATE INDEX fills_at ON fills(at);
+
+    CREATE TABLE positions (
+        mode          TEXT NOT NULL,
+        exchange      TEXT NOT NULL,
+        symbol        TEXT NOT NULL,
+        qty           TEXT NOT NULL,
+        avg_price     TEXT NOT NULL,
+        realized_pnl  TEXT NOT NULL DEFAULT '0',
+        updated_at    REAL NOT NULL,
+        PRIMARY KEY (mode, exchange, symbol)
+    );
+
+    CREATE TABLE balances (
+        mode      TEXT NOT NULL,
+        exchange  TEXT NOT NULL,
+        currency  TEXT NOT NULL,
+        free      TEXT NOT NULL,
+        used      TEXT NOT NULL DEFAULT '0',
+        PRIMARY KEY (mode, exchange, currency)
+    );
+
+    CREATE TABLE state (
+        key    TEXT PRIMARY KEY,
+        value  TEXT NOT NULL
+    );
+    """,
+    # v2: the mode an alert was accepted in; it trades live only if accepted live.
+    """
+    ALTER TABLE alerts ADD COLUMN mode TEXT;
+    """,
+]
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+        )
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise JournalError(
+            f"the journal was written by a newer tvdesk (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}): upgrade tvdesk or use another --data-dir"
+        )
+    for number in range(version, SCHEMA_VERSION):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split_sql(_MIGRATIONS[number]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _split_sql(script: str) -> list[str]:
+    statements, current = [], []
+    for line in script.splitlines():
+        current.append(line)
+        if sqlite3.complete_statement("\n".join(current)):
+            statements.append("\n".join(current))
+            current = []
+    return [s for s in statements if s.strip()]
