@@ -7,7 +7,7 @@ import os
 import keyring
 import pytest
 
-from tests.support.memkeyring import MemoryKeyring
+from tests.kit.memkeyring import MemoryKeyring
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

@@ -20,7 +20,7 @@ import pytestqt.plugin
 from PySide6.QtWidgets import QApplication
 
 from tests.gui.helpers import close_window, open_window
-from tests.support.paper import paper_settings
+from tests.kit.paper import paper_settings
 from tvdesk.config.schema import Settings
 from tvdesk.gui.aio import QtLoop
 from tvdesk.gui.collector import MainThreadCollector

@@ -15,7 +15,7 @@ import aiohttp
 from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtWidgets import QAbstractButton, QApplication, QLineEdit, QMessageBox, QWidget
 
-from tests.support.paper import SECRET
+from tests.kit.paper import SECRET
 from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, service_name
 from tvdesk.config.paths import resolve_paths
 from tvdesk.config.schema import Settings

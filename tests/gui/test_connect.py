@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
 from tests.gui.helpers import decided_row, tick, until
-from tests.support.paper import SECRET
+from tests.kit.paper import SECRET
 from tvdesk.gui.resources import MASK
 
 

@@ -16,7 +16,7 @@ from tests.gui.helpers import (
     type_into,
     until,
 )
-from tests.support.paper import SECRET, paper_settings
+from tests.kit.paper import SECRET, paper_settings
 
 BURST = 2000
 

@@ -1,6 +1,6 @@
 """The event plumbing: the bridge's batching, the window's start and stop.
 
-qasync under load (the PySide6 pin's canary) is tests/test_qasync_regression.py.
+qasync under load (the PySide6 pin's canary) is tests/gui/test_qasync_regression.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.paper import SECRET
+from tests.kit.paper import SECRET
 from tvdesk.core.events import AlertDecided, EngineStopped
 from tvdesk.gui.bridge import Bridge, handler_name
 from tvdesk.support.bus import EventBus

@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
 from tests.gui.helpers import find_box, until
-from tests.support.paper import paper_settings
+from tests.kit.paper import paper_settings
 from tvdesk.config.schema import Settings
 from tvdesk.gui.dialogs.live import LiveDialog
 

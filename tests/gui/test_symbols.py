@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from tests.gui.helpers import decided_row, post_alert, until
-from tests.support.paper import paper_settings
+from tests.kit.paper import paper_settings
 from tvdesk.config.schema import Settings
 
 

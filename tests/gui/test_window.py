@@ -16,7 +16,7 @@ from tests.gui.helpers import (
     post_alert,
     until,
 )
-from tests.support.paper import SECRET, paper_settings
+from tests.kit.paper import SECRET, paper_settings
 from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, service_name
 from tvdesk.config.paths import resolve_paths
 from tvdesk.gui.app import bring_up, build_window

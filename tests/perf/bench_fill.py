@@ -71,7 +71,7 @@ def pct(values: list[float], p: float) -> float:
 async def run(alerts: int, rate: float) -> dict[str, object]:
     import keyring
 
-    from tests.support.memkeyring import MemoryKeyring
+    from tests.kit.memkeyring import MemoryKeyring
     from tvdesk.config.keystore import Keystore
     from tvdesk.config.paths import resolve_paths
     from tvdesk.config.schema import Settings

@@ -2,7 +2,7 @@
 
     .venv/bin/python tests/perf/bench_live.py [--alerts 200] [--warmup 20]
 
-The fake Binance (tests/support/fake_binance.py) runs as its own process and notes the
+The fake Binance (tests/kit/fake_binance.py) runs as its own process and notes the
 monotonic time (system-wide on Linux) at which each order request reaches its handler.
 tvdesk runs in this process: a real engine in live mode (real listener, journal with
 synchronous = FULL, worker, ccxt with its rate limiter off) pointed at the fake with
@@ -40,8 +40,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.fake_binance import API_KEY, API_SECRET  # noqa: E402
-from tests.support.live import LiveDesk, live_settings  # noqa: E402
+from tests.kit.fake_binance import API_KEY, API_SECRET  # noqa: E402
+from tests.kit.live import LiveDesk, live_settings  # noqa: E402
 from tvdesk.brokers.exchange import LiveTuning  # noqa: E402
 
 TARGET_P50_MS = 15.0
@@ -52,7 +52,7 @@ class Fake:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.fake_binance", "--port", "0"],
+            [sys.executable, "-m", "tests.kit.fake_binance", "--port", "0"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

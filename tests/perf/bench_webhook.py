@@ -753,7 +753,7 @@ def run_phases(targets: list[Target], secret: str, run_id: str, cfg: Config) -> 
 
 def check_journal(data_dir: Path, acked: list[str]) -> dict[str, Any]:
     """The engine's journal, exported: accepted rows against the 200s the generator saw."""
-    from tests.support.engine_proc import run_cli
+    from tests.kit.engine_proc import run_cli
 
     out = run_cli("export", "--data-dir", str(data_dir), timeout=90)
     if out.returncode != 0:
@@ -855,7 +855,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve_bare:
         return serve_bare(args.journal)
     sys.path.insert(0, str(ROOT))
-    from tests.support.engine_proc import EngineProcess
+    from tests.kit.engine_proc import EngineProcess
 
     cfg = config(args)
     started = time.monotonic()
