@@ -28,7 +28,7 @@ import tvdesk
 from tests.kit.engine_proc import Engines, dry_run_alert, get, run_cli
 from tvdesk.core.auth import sign_tvdesk
 from tvdesk.door.control import call as control_call
-from tvdesk.door.control import signed_message
+from tvdesk.door.control import control_headers, signed_message
 
 # Shaped like the secrets tvdesk makes itself (43 characters).
 SECRET = secrets.token_urlsafe(32)
@@ -70,17 +70,17 @@ def test_ready_line_engine_file_and_health(engines: Engines):
     assert info["pid"] == engine.proc.pid
     assert info["port"] == engine.port
     assert info["version"] == tvdesk.__version__
-    ports = (engine.port, info["tunnel_port"], info["control_port"])
+    ports = (engine.port, info["control_port"])
     assert all(isinstance(p, int) and p > 0 for p in ports)
-    assert len(set(ports)) == 3
+    assert len(set(ports)) == 2
+    # --no-tunnel: no tunnel listener (the one that believes X-Forwarded-For) at all.
+    assert info["tunnel_port"] is None
 
     code, health = engine.get("/health")
     assert code == 200
     assert health["status"] == "ok"
     assert (health["mode"], health["version"]) == ("paper", tvdesk.__version__)
     assert health["tunnel"]["state"] == "off"
-    code, health = get(f"http://127.0.0.1:{info['tunnel_port']}/health")
-    assert (code, health["status"]) == (200, "ok")
     # The control port answers only to requests signed with the webhook secret, now, for
     # that very request: not a webhook's signature, nor another control request's.
     base = f"http://127.0.0.1:{info['control_port']}"
@@ -88,7 +88,8 @@ def test_ready_line_engine_file_and_health(engines: Engines):
     assert (code, reply["error"]) == (401, "unauthorized")
     now = time.time()
     alert = json.dumps(dry_run_alert("replayed")).encode()
-    status_message = signed_message("GET", "/status", b"")
+    nonce = "headless-test-nonce-1"
+    status_message = signed_message("GET", "/status", nonce, b"")
     refused_signatures = [
         ("GET", "/status", b"", sign_tvdesk("not-the-secret", status_message, int(now))),
         ("GET", "/status", b"", sign_tvdesk(SECRET, status_message, int(now) - 600)),
@@ -98,13 +99,23 @@ def test_ready_line_engine_file_and_health(engines: Engines):
     for method, path, body, signature in refused_signatures:
         request = urllib.request.Request(
             base + path, data=body or None, method=method,
-            headers={"X-TVDesk-Signature": signature},
+            headers={"X-TVDesk-Signature": signature, "X-TVDesk-Nonce": nonce},
         )  # fmt: skip
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=10)
         assert refused.value.code == 401, (method, path)
     status = control_call(info["control_port"], SECRET, "GET", "/status")
     assert (status["mode"], status["kill_switch"]) == ("paper", False)
+    # Each signed control request is taken once: sent again as it was, it is refused.
+    once = urllib.request.Request(
+        base + "/status", headers=control_headers(SECRET, "GET", "/status", b"", int(time.time()))
+    )
+    with urllib.request.urlopen(once, timeout=10) as answered:
+        assert answered.status == 200
+    with pytest.raises(urllib.error.HTTPError) as replayed:
+        urllib.request.urlopen(once, timeout=10)
+    assert replayed.value.code == 401
+    assert "already used" in json.loads(replayed.value.read())["message"]
 
 
 def test_an_ipv6_host_gives_a_usable_ready_url_and_send_test_reaches_it(engines: Engines):

@@ -7,7 +7,13 @@ from keyring.backends import fail, null
 
 from tests.kit.engine_proc import run_cli
 from tests.kit.memkeyring import MemoryKeyring
-from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, KeystoreError, service_name
+from tvdesk.config.keystore import (
+    WEBHOOK_SECRET,
+    WEBHOOK_SECRET_PREVIOUS,
+    Keystore,
+    KeystoreError,
+    service_name,
+)
 
 SERVICE = "tvdesk/test"
 URLSAFE_256_BITS = re.compile(r"[A-Za-z0-9_-]{43,}")
@@ -297,3 +303,68 @@ def test_backend_errors_never_carry_the_secret_into_ours() -> None:
         ks.ensure_webhook_secret()
     assert "could not store" not in str(info.value)
     assert info.value.__context__ is None
+
+
+def stored_names(backend: MemoryKeyring) -> set[str]:
+    """The entries' names only: an assertion that fails never prints a secret."""
+    return {name for _service, name in backend.entries}
+
+
+def still_stored(backend: MemoryKeyring, secret: str) -> bool:
+    return any(secret in value for value in backend.entries.values())
+
+
+def test_the_previous_secret_is_deleted_from_the_keyring_when_its_grace_ends() -> None:
+    backend = MemoryKeyring()
+    ks = make(backend)
+    old = ks.ensure_webhook_secret()
+    new = ks.rotate_webhook_secret(now=1000.0, grace_s=600)
+
+    assert ks.webhook_secrets(1599.0).accepted(1599.0) == (new, old)
+    assert WEBHOOK_SECRET_PREVIOUS in stored_names(backend)
+
+    assert ks.webhook_secrets(1600.0).accepted(1600.0) == (new,)
+    assert WEBHOOK_SECRET_PREVIOUS not in stored_names(backend)
+    assert not still_stored(backend, old)
+    assert ks.webhook_secrets(1000.0).accepted(1000.0) == (new,)  # a clock set back: still gone
+
+
+def test_a_start_after_the_grace_ended_deletes_the_previous_secret() -> None:
+    backend = MemoryKeyring()
+    ks = make(backend)
+    old = ks.ensure_webhook_secret()
+    new = ks.rotate_webhook_secret(now=1000.0, grace_s=600)
+
+    restarted = make(backend)  # a new process: nothing cached
+    assert restarted.webhook_secrets(5000.0).accepted(5000.0) == (new,)
+    assert WEBHOOK_SECRET_PREVIOUS not in stored_names(backend)
+    assert not still_stored(backend, old)
+
+
+@pytest.mark.parametrize(
+    "stored", ["{not json", '{"secret": "x"}', '{"secret": "x", "expires_at": "nan"}']
+)
+def test_a_damaged_previous_entry_is_deleted_too(stored: str) -> None:
+    backend = MemoryKeyring()
+    backend.set_password(SERVICE, "webhook_secret", "current-secret-0123")
+    backend.set_password(SERVICE, WEBHOOK_SECRET_PREVIOUS, stored)
+    assert make(backend).webhook_secrets(0.0).accepted(0.0) == ("current-secret-0123",)
+    assert WEBHOOK_SECRET_PREVIOUS not in stored_names(backend)
+
+
+def test_a_keyring_that_refuses_the_delete_still_refuses_the_old_secret(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def locked(service: str, username: str) -> None:
+        raise RuntimeError("locked")
+
+    backend = MemoryKeyring()
+    backend.delete_password = locked  # type: ignore[method-assign]
+    ks = make(backend)
+    old = ks.ensure_webhook_secret()
+    new = ks.rotate_webhook_secret(now=1000.0, grace_s=600)
+
+    with caplog.at_level("WARNING"):
+        assert ks.webhook_secrets(1600.0).accepted(1600.0) == (new,)
+    assert "unlock the keyring" in caplog.text
+    assert not any(secret in caplog.text for secret in (old, new))

@@ -48,6 +48,7 @@ def test_defaults_match_the_design() -> None:
         8787,
         65536,
     )
+    assert (s.listener.read_timeout_s, s.listener.max_connections) == (10, 256)
     auth = s.auth
     assert (auth.rotation_grace_s, auth.max_alert_age_s, auth.max_clock_skew_s) == (600, 300, 60)
     assert (auth.dedupe_window_s, auth.lockout_failures, auth.tradingview_ips_only) == (
@@ -311,6 +312,8 @@ def test_negative_limit_is_refused(settings_file: Path) -> None:
         ('[exchange]\nurl = "ftp://example.com"\n', "exchange.url", 2),
         ("[listener]\nport = 70000\n", "listener.port", 2),
         ("[listener]\nmax_body_bytes = 0\n", "listener.max_body_bytes", 2),
+        ("[listener]\nread_timeout_s = 0\n", "listener.read_timeout_s", 2),
+        ("[listener]\nmax_connections = 0\n", "listener.max_connections", 2),
         ("[auth]\ntradingview_ips_only = 1\n", "auth.tradingview_ips_only", 2),
         ('[auth]\ntradingview_ips = ["1.2.3.4", "tradingview"]\n', "auth.tradingview_ips[2]", 2),
         ("[risk]\nmax_qty = true\n", "risk.max_qty", 2),

@@ -1,6 +1,7 @@
 """The webhook's field table (DESIGN.md, "Webhook: POST /webhook") made executable."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,6 @@ from hypothesis import strategies as st
 
 from tvdesk.core.alert.canonical import body_hash, canonical_json
 from tvdesk.core.alert.fields import (
-    CREDENTIAL_FIELDS,
     SECRET_FIELDS,
     Alert,
     BodyError,
@@ -21,7 +21,7 @@ from tvdesk.core.alert.fields import (
 )
 from tvdesk.core.alert.json_body import load_body
 from tvdesk.core.alert.parse import parse_alert
-from tvdesk.core.alert.redact import redact
+from tvdesk.core.alert.redact import redact, scrub_runs
 
 SECRET = "whsec_current_0123456789abcdef"
 NOW = 1_700_000_000.0  # 2023-11-14T22:13:20Z
@@ -65,9 +65,8 @@ ALIASES: list[tuple[str, Any, str, Any, dict[str, Any]]] = [
     ("stop_loss", 41000, "stop_loss", Decimal(41000), BASE),
     ("take_profit", Decimal("43000.0"), "take_profit", Decimal(43000), BASE),
     ("client_ref", " tv-1 ", "client_ref", "tv-1", BASE),
-    ("id", 12345, "client_ref", "12345", BASE),
     ("client_id", "abc", "client_ref", "abc", BASE),
-    ("order_id", "Long Entry", "client_ref", "Long Entry", BASE),
+    ("idempotency_key", 12345, "client_ref", "12345", BASE),
     ("timestamp", "2023-11-14T22:13:00Z", "timestamp", NOW - 20, BASE),
     ("time", int(NOW) * 1000, "timestamp", NOW, BASE),
     ("timenow", str(int(NOW)), "timestamp", NOW, BASE),
@@ -88,9 +87,15 @@ def test_every_alias_in_every_case(key, value, attr, expected, others):
     assert getattr(alert, attr) == expected
 
 
-def test_unknown_fields_are_ignored():
-    alert = parse({**BASE, "signature": "abc", "leverage": 10, "nested": {"a": [1]}})
-    assert alert == parse(BASE)
+def test_unknown_fields_are_ignored_and_listed():
+    alert = parse({**BASE, "signature": "abc", "nested": {"a": [1]}})
+    assert alert.ignored == ("signature", "nested")
+    assert alert.dialect == "json-generic"
+    assert replace(alert, ignored=(), dialect="json-tvdesk") == parse(BASE)
+
+
+def test_an_unknown_field_that_would_change_the_trade_is_refused():
+    assert "leverage" in problems({**BASE, "leverage": 10})
 
 
 def test_defaults():
@@ -116,7 +121,7 @@ def test_null_and_blank_values_count_as_not_given():
         ({"side": "buy", "action": "sell"}, ("side", "action")),
         ({"symbol": "BTCUSDT", "ticker": "ETHUSDT"}, ("symbol", "ticker")),
         ({"Qty": 1, "qty": 2}, ("Qty", "qty")),
-        ({"id": "a", "client_ref": "b"}, ("id", "client_ref")),
+        ({"client_id": "a", "client_ref": "b"}, ("client_id", "client_ref")),
         ({"time": int(NOW), "timenow": int(NOW) - 60}, ("time", "timenow")),
     ],
 )
@@ -141,7 +146,7 @@ def test_disagreement_message_shows_both_values():
         {"side": "BUY", "action": "long"},
         {"QTY": 1, "qty": 1},
         {"time": int(NOW) * 1000, "timestamp": "2023-11-14T22:13:20Z"},
-        {"client_ref": 7, "id": "7"},
+        {"client_ref": 7, "client_id": "7"},
     ],
 )
 def test_aliases_that_agree_are_fine(extra):
@@ -332,7 +337,7 @@ def test_an_empty_quantity_says_empty():
         {"qty": 1, "notional": 10},
         {"size": 1, "qty_pct": 10},
         {"notional": 10, "position_size": 1},
-        {"contracts": 1, "market_position": "flat"},
+        {"qty_pct": 1, "market_position": "flat"},
         {"qty": 1, "notional": 10, "qty_pct": 5, "target_position": 0},
     ],
 )
@@ -343,17 +348,16 @@ def test_more_than_one_way_of_sizing_names_each(sizing_fields):
         assert "send only one" in fields[name]
 
 
-def test_a_quantity_with_market_position_flat_says_how_a_strategy_alert_closes():
-    fields = problems({"symbol": "X", "side": "sell", "contracts": 2, "market_position": "flat"})
-    expected = (
-        "contracts, market_position each size the order: send only one of a quantity, notional, "
-        "qty_pct or a target position; to close with a strategy alert, drop the quantity or "
-        'send "position_size": {{strategy.position_size}} in its place'
+@pytest.mark.parametrize(
+    "target", [{"market_position": "flat"}, {"position_size": "0.5"}, {"target_position": 0}]
+)
+def test_a_quantity_beside_the_resulting_position_trades_to_the_target(target):
+    # TradingView's {{strategy.order.contracts}} beside {{strategy.position_size}}.
+    alert = parse({"symbol": "X", "side": "sell", "contracts": 2, **target})
+    assert alert.sizing == "target" and alert.qty is None
+    assert f"contracts 2 not used: trading to the target position {alert.target_position}" in (
+        alert.notes
     )
-    assert fields == {"contracts": expected, "market_position": expected}
-    # Only a quantity beside "flat" gets the strategy hint.
-    other = problems({"symbol": "X", "side": "buy", "notional": 10, "position_size": 1})
-    assert "strategy" not in other["notional"]
 
 
 @pytest.mark.parametrize(
@@ -374,17 +378,16 @@ def test_market_position_must_be_long_short_or_flat():
     assert "long or short or flat" in fields["market_position"]
 
 
-@pytest.mark.parametrize("side", ["hold", "b", 1, True, "exit"])
+@pytest.mark.parametrize("side", ["hold", "b", 1, True, "exit now"])
 def test_bad_sides(side):
     assert "buy or sell" in problems({**BASE, "side": side})["side"]
 
 
-@pytest.mark.parametrize("word", ["close", "EXIT", "flat", "closelong", "closeshort", "close_long"])
-def test_a_close_word_as_side_says_how_to_close(word):
-    assert problems({**BASE, "action": word}) == {
-        "action": f'action must be buy or sell; got "{word}": to close a position send '
-        '"market_position": "flat" (or "position_size": 0) instead of action'
-    }
+@pytest.mark.parametrize("word", ["close", "EXIT", "flat", "closelong", "exit_short", "Close-Long"])
+def test_a_close_word_as_side_closes_the_position(word):
+    alert = parse({"symbol": "X", "action": word})
+    assert (alert.side, alert.market_position, alert.target_position) == (None, "flat", 0)
+    assert alert.sizing == "target"
 
 
 def test_hold_as_side_gets_no_closing_hint():
@@ -452,7 +455,8 @@ def test_bad_test_flags(sent):
 def test_free_text_is_kept_and_numbers_become_text():
     alert = parse({**BASE, "strategy": 7, "comment": Decimal("1.50"), "signal": " Buy! "})
     assert (alert.strategy, alert.comment, alert.signal) == ("7", "1.50", " Buy! ")
-    assert "strategy" in problems({**BASE, "strategy": {"a": 1}})
+    # An object is TradingView's strategy placeholders, flattened (test_dialects.py).
+    assert parse({**BASE, "strategy": {"a": 1}}).ignored == ("strategy.a",)
 
 
 # ---------------------------------------------------------------- timestamps
@@ -520,15 +524,73 @@ def test_missing_timestamp_is_noted():
 # ---------------------------------------------------------------- secrets and credentials
 
 
-@pytest.mark.parametrize(
-    "key", [c for name in CREDENTIAL_FIELDS for c in casings(name)] + ["apiKey"]
+# Named every way bridges name them: matched by what the normalised name contains.
+CREDENTIAL_NAMES = (
+    *("apikey", "api_key", "api-key", "apiKey", "apisecret", "api_secret", "apiSecret"),
+    *("api_password", "password", "Password", "PASSWD", "api_passphrase", "secret_key"),
+    *("private_key", "privateKey", "api_secret_key", "binance_api_key", "BYBIT-API-SECRET"),
+    *("access_token", "accessKey", "auth_token", "api_token", "mnemonic", "seed_phrase"),
+    *("client_secret", "wallet_private_key", "exchange_credentials"),
 )
+CREDENTIAL_FIX = (
+    "tvdesk never takes exchange credentials in alerts: put API keys in the Secrets tab "
+    "(tvdesk keeps them in the OS keyring)"
+)
+
+
+@pytest.mark.parametrize("key", [c for name in CREDENTIAL_NAMES for c in casings(name)])
 def test_exchange_credentials_are_refused(key):
-    fields = problems({**BASE, key: "live-key-value"})
-    assert fields[key] == (
-        f"exchange credentials don't belong in an alert: remove {key}; "
-        "tvdesk keeps API keys in the OS keyring"
-    )
+    obj = {**BASE, key: "live-key-value"}
+    fields = problems(obj)
+    assert fields[key] == f"remove {key}: {CREDENTIAL_FIX}"
+    assert redact(obj, [SECRET]) == BASE
+
+
+@pytest.mark.parametrize(
+    "key", ["api_secret_key", "apiSecret", "private_key", "Password", "binance_api_key"]
+)
+def test_credential_names_seen_in_the_wild_are_refused_and_dropped(key):
+    obj = {**BASE, "strategy": "s", key: "Zq8vLm2Np4Rt6Xw0"}
+    fields = problems(obj)
+    assert set(fields) == {key}
+    assert "Zq8vLm2Np4Rt6Xw0" not in json.dumps(fields)
+    assert "Zq8vLm2Np4Rt6Xw0" not in canonical_json(redact(obj, [SECRET]))
+
+
+def test_a_credential_nested_in_a_container_is_refused_by_its_path():
+    obj = {**BASE, "order": {"symbol": "BTCUSDT", "api_secret_key": "TRgXYMOOVUBzQVb7"}}
+    fields = problems(obj)
+    assert fields == {"order.api_secret_key": f"remove order.api_secret_key: {CREDENTIAL_FIX}"}
+    assert "TRgXYMOOVUBzQVb7" not in canonical_json(redact(obj, [SECRET]))
+
+
+@pytest.mark.parametrize("key", ["strategy", "comment", "signal", "keyword", "tokenizer"])
+def test_ordinary_names_are_not_credentials(key):
+    assert parse({**BASE, key: "text", "secret": SECRET}).symbol == "BTCUSDT"
+
+
+def test_runs_of_the_secret_are_cut_out_of_authenticated_values():
+    piece = SECRET[5:15]  # ten characters of the secret, not the whole of it
+    obj = {**BASE, "comment": f"see {piece} here", "secret": SECRET}
+    clean = redact(obj, [SECRET])
+    assert clean["comment"] == "see [redacted] here"
+    alert = parse(obj)
+    assert alert.comment == "see [redacted] here"
+    assert piece[:8] not in json.dumps(alert_to_dict(alert))
+    # Seven characters in a row are not a run: ordinary text stays as it is.
+    assert redact({"comment": SECRET[5:12]}, [SECRET]) == {"comment": SECRET[5:12]}
+
+
+def test_a_number_sharing_digits_with_a_hand_made_secret_still_reads_as_sent():
+    # SECRET holds "0123456789": the kept copy loses them, the trade does not.
+    obj = {**BASE, "qty": "0.0123456789", "secret": SECRET}
+    assert parse(obj).qty == Decimal("0.0123456789")
+    assert "01234567" not in canonical_json(redact(obj, [SECRET]))
+
+
+def test_scrub_runs_cuts_each_stretch_of_runs_once():
+    text = f"a{SECRET[0:9]}b{SECRET[10:30]}c{SECRET[:7]}"
+    assert scrub_runs(text, [SECRET]) == f"a[redacted]b[redacted]c{SECRET[:7]}"
 
 
 @pytest.mark.parametrize("key", [c for name in SECRET_FIELDS for c in casings(name)])
@@ -539,7 +601,10 @@ def test_a_secret_field_carrying_the_webhook_secret_is_fine(key):
 def test_a_secret_that_is_not_the_webhook_secret_looks_like_an_exchange_secret():
     fields = problems({**BASE, "token": SECRET, "secret": "binance-api-secret"})
     assert set(fields) == {"secret"}
-    assert "exchange credentials don't belong in an alert: remove secret" in fields["secret"]
+    assert fields["secret"] == (
+        "remove secret: it is not the webhook secret, so it looks like an exchange "
+        f"credential; {CREDENTIAL_FIX}"
+    )
     assert "binance-api-secret" not in fields["secret"]
 
 
@@ -828,7 +893,7 @@ FIELD_NAMES = sorted(
     | {"notional", "qty_pct", "position_size", "target_position", "market_position", "type"}
     | {"order_type", "price", "stop_loss", "take_profit", "client_ref", "id", "time", "timenow"}
     | {"timestamp", "confidence", "strategy", "comment", "signal", "test", "exchange"}
-    | {*SECRET_FIELDS, *CREDENTIAL_FIELDS, "QTY", "Side"}
+    | {*SECRET_FIELDS, *CREDENTIAL_NAMES, "QTY", "Side"}
 )
 leaves = st.one_of(
     st.none(),
@@ -873,3 +938,31 @@ def test_parsing_anything_raises_only_body_error_or_invalid_alert(body):
     clean = redact(obj, [SECRET])
     assert SECRET not in canonical_json(clean)
     assert len(body_hash(clean)) == 64
+
+
+# ---------------------------------------------------------------- ASCII digits only
+
+# int() and Decimal() read the digits of every script; an alert's numbers are 0-9 only.
+OTHER_DIGITS = ["١٢٣", "１２３", "٣٫٥", "٣.٥", "1２", "+١", "۱۲۳", "१२३", "½", "１e2"]
+NUMBER_FIELDS = ["qty", "notional", "price", "stop_loss", "take_profit", "confidence"]
+
+
+@pytest.mark.parametrize("sent", OTHER_DIGITS)
+@pytest.mark.parametrize("field", NUMBER_FIELDS)
+def test_numbers_in_other_scripts_name_the_field_and_ask_for_ascii(field, sent):
+    # notional is a way of sizing: sent instead of the quantity, not beside it.
+    sizing = {"side": "buy"} if field == "notional" else BASE
+    shown = json.dumps(sent, ensure_ascii=False)
+    wanted = f"{field} must be written with ASCII digits 0-9; got {shown}"
+    assert problems({"symbol": "X", **sizing, field: sent})[field] == wanted
+
+
+@pytest.mark.parametrize("sent", ["١٧٠٠٠٠٠٠٠٠", "１７００００００００", "2023-11-14T22:1３:20Z"])
+def test_a_timestamp_in_other_digits_asks_for_ascii(sent):
+    fields = problems({**BASE, "timestamp": sent})
+    assert "timestamp must be written with ASCII digits 0-9" in fields["timestamp"]
+
+
+def test_a_target_position_in_other_digits_asks_for_ascii():
+    fields = problems({"symbol": "X", "position_size": "-٢"})
+    assert "position_size must be written with ASCII digits 0-9" in fields["position_size"]

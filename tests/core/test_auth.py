@@ -5,6 +5,8 @@ import hmac
 
 import pytest
 
+from tvdesk.core.alert.names import body_secrets
+from tvdesk.core.alert.text_forms import load_alert_body
 from tvdesk.core.auth import (
     SIGNATURE_HEADERS,
     SIGNATURE_MAX_AGE_S,
@@ -255,3 +257,26 @@ def test_an_empty_webhook_secret_authenticates_nothing():
     assert not verify_body_secret({"secret": ""}, empty, NOW).ok
     assert not verify_signature(("x-signature", hmac_hex("", BODY)), BODY, empty, NOW).ok
     assert not tvdesk(sign_tvdesk("", BODY, int(NOW)), empty).ok
+
+
+# ---------------------------------------------------------------- secret slots of other formats
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"symbol":"BTCUSDT","signalToken":"%s"}',
+        b'{"symbol":"BTCUSDT","webhook_secret":"%s"}',
+        b'{"symbol":"BTCUSDT","Pass-Phrase":"%s"}',
+        b"EXCHANGE=BINANCE\nSYMBOL=BTCUSDT\nSIGNAL=BUY\nVOLUME=0.01\nTOKEN=%s",
+        b"e=binance s=BTCUSDT b=buy q=0.01 t=market secret=%s",
+        b"%s,buy,BTCUSDT,risk=0.01",
+        b"%s\nS: order buy @ 0.01 filled on BTCUSDT. New strategy position is 0.01",
+    ],
+)
+def test_a_secret_slot_of_any_dialect_authenticates(body):
+    obj = load_alert_body(body % CURRENT.encode())
+    assert body_secrets(obj) == [CURRENT]
+    assert verify_body_secret(obj, ROTATED, NOW).ok
+    wrong = load_alert_body(body % b"whsec_wrong_000000000000")
+    assert_refused(verify_body_secret(wrong, ROTATED, NOW), "wrong")

@@ -1,4 +1,4 @@
-"""The failed-authentication lockout: a sliding window per client."""
+"""The failed-authentication lockout: a sliding window per client network (/24, /64)."""
 
 import pytest
 
@@ -89,3 +89,28 @@ def test_memory_stays_bounded():
     # Clients whose failures all left the window are forgotten on the next failure.
     limiter.record_failure("late", T0 + 10_000)
     assert list(limiter._failures) == ["late"]
+
+
+# ---------------------------------------------------------------- by network
+
+
+def test_a_network_that_hops_addresses_is_locked_out_as_one_client():
+    limiter = FailedAuthLimiter(limit=20)
+    failing_from = [f"10.0.0.{n}" for n in range(1, 22)]  # 21 addresses, one /24
+    for n, client in enumerate(failing_from):
+        limiter.record_failure(client, T0 + n)
+    assert limiter.retry_after("10.0.0.99", T0 + 21) is not None  # never failed itself
+    assert limiter.retry_after("10.0.1.1", T0 + 21) is None  # the next /24 is someone else
+
+
+def test_ipv6_counts_per_64_and_ipv4_mapped_counts_as_ipv4():
+    limiter = FailedAuthLimiter(limit=2)
+    failing(limiter, "2001:db8:1:2::1", T0)
+    failing(limiter, "2001:db8:1:2:ffff:ffff:ffff:fffe", T0 + 1)
+    assert limiter.retry_after("2001:db8:1:2::99", T0 + 1) is not None
+    assert limiter.retry_after("2001:db8:1:3::1", T0 + 1) is None
+
+    failing(limiter, "::ffff:192.0.2.1", T0 + 2)  # what a dual-stack socket reports
+    failing(limiter, "192.0.2.2", T0 + 3)
+    assert limiter.retry_after("192.0.2.250", T0 + 3) is not None
+    assert limiter.retry_after("::ffff:192.0.3.1", T0 + 3) is None

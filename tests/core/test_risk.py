@@ -6,7 +6,15 @@ from decimal import Decimal as D
 import pytest
 
 from tvdesk.config.schema import RiskSettings
-from tvdesk.core.risk import ALLOWED, OrderIntent, RiskDecision, RiskLimits, RiskState, check
+from tvdesk.core.risk import (
+    ALLOWED,
+    OrderIntent,
+    RiskDecision,
+    RiskLimits,
+    RiskState,
+    check,
+    kill_switch,
+)
 
 MIDNIGHT = 1_699_920_000.0  # 2023-11-14T00:00:00Z
 NOW = MIDNIGHT + 12 * 3600.0
@@ -42,7 +50,11 @@ def refused(order: OrderIntent, state: RiskState | None = None, **limits: object
 
 
 def test_limits_mirror_the_settings():
-    assert [f.name for f in fields(RiskLimits)] == [f.name for f in fields(RiskSettings)]
+    # The price deviation is checked in the price step (engine/pricing.py), which knows the
+    # market price; every other risk setting is a limit of ``check``.
+    priced = {"max_price_deviation_pct"}
+    settings = [f.name for f in fields(RiskSettings) if f.name not in priced]
+    assert [f.name for f in fields(RiskLimits)] == settings
 
 
 def test_no_limits_allow_everything():
@@ -272,3 +284,47 @@ def test_the_first_broken_limit_is_reported():
     decision = decide(intent("5"), state, daily_loss_limit=D(50), max_qty=D(1))
     assert decision.limit == "daily_loss_limit"
     assert decide(intent("5"), max_qty=D(1), max_notional=D(100)).limit == "max_qty"
+
+
+# ---------------------------------------------------------------- exits
+
+
+def test_an_exit_is_never_blocked_by_the_per_order_size_limits():
+    # Holding 2 ETH, built by orders within the limits: selling them is one order of 6,200.
+    held = RiskState(position_qty=D(2))
+    exit_all = intent("2", "3100", side="sell", symbol="ETH/USDT")
+    assert decide(exit_all, held, max_notional=D(5000), max_qty=D(1)).ok
+    assert decide(intent("1", "3100", side="sell"), held, max_notional=D(1000)).ok
+    # A short is left by buying, up to its size.
+    short, swap = RiskState(position_qty=D(-3)), "ETH/USDT:USDT"
+    assert decide(intent("3", "3100", symbol=swap), short, max_notional=D(5000), max_qty=D(1)).ok
+    # Without a price the exit cannot be valued, and needs not be.
+    assert decide(intent("2", None, side="sell"), held, max_notional=D(5000)).ok
+
+
+def test_an_order_that_opens_anything_keeps_the_per_order_size_limits():
+    held, limits = RiskState(position_qty=D(2)), {"max_notional": D(5000), "max_qty": D(5)}
+    # Adding to the position, selling beyond it on spot, reversing a perpetual, from flat.
+    assert refused(intent("2", "3100"), held, **limits).startswith("order notional 6,200.00")
+    assert not decide(intent("2.01", "3100", side="sell"), held, **limits).ok
+    reversal = intent("3", "3100", side="sell", symbol="ETH/USDT:USDT")
+    assert refused(reversal, held, **limits).startswith("order notional 9,300.00")
+    assert refused(intent("6", "1", side="sell"), RiskState(), **limits) == (
+        "qty 6 exceeds max_qty 5"
+    )
+
+
+def test_an_exit_still_obeys_the_kill_switch_and_the_order_counts():
+    held = RiskState(position_qty=D(2), orders_at=(NOW - 1,))
+    exit_all = intent("2", "3100", side="sell")
+    assert decide(exit_all, held, kill_switch=True).limit == "kill_switch"
+    assert decide(exit_all, held, max_orders_per_minute=1).limit == "max_orders_per_minute"
+
+
+def test_the_kill_switch_alone_says_whether_it_refuses():
+    assert kill_switch(RiskLimits(max_qty=D(1), max_notional=D(1))) is None
+    assert kill_switch(RiskLimits(kill_switch=True)) == RiskDecision(
+        ok=False,
+        limit="kill_switch",
+        reason="the kill switch is on: no new orders until you resume",
+    )

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 from tests.gui.helpers import (
     close_window,
     decided_row,
+    find_box,
     open_window,
     post_alert,
     type_into,
@@ -120,6 +121,70 @@ async def test_a_replay_in_live_mode_asks_first_and_cancel_sends_nothing(window,
         assert [a["alert_id"] for a in alerts] == [rejected["alert_id"]]  # nothing new
     finally:
         await window.handle.call(lambda e: e.set_mode("paper"))
+
+
+async def replays_of(window, alert_id: str) -> list[str]:
+    alerts = await window.handle.call(lambda e: e.queries.alerts_page())
+    return [a["alert_id"] for a in alerts if a["replay_of"] == alert_id]
+
+
+async def a_rejected_alert_selected(window, session) -> str:
+    rejected = await post_alert(session, window, qty="0.1", price="50000")  # over max_notional
+    await decided_row(window, rejected["alert_id"])
+    window.log_panel.view.selectRow(0)
+    await until(lambda: window.log_panel.replay.isEnabled(), what="replay to be offered")
+    return rejected["alert_id"]
+
+
+async def test_two_quick_clicks_make_one_replay(window, session, qtbot, monkeypatch):
+    alert_id = await a_rejected_alert_selected(window, session)
+    panel = window.log_panel
+    engine = window.handle._engine
+    real_replay = engine.replay
+    calls = {"started": 0, "done": 0}
+
+    async def counted(*args, **kwargs):  # the real replay, counted
+        calls["started"] += 1
+        try:
+            return await real_replay(*args, **kwargs)
+        finally:
+            calls["done"] += 1
+
+    monkeypatch.setattr(engine, "replay", counted)
+    qtbot.mouseClick(panel.replay, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.replay, Qt.MouseButton.LeftButton)  # before the first one ran
+    await until(lambda: "Replayed as" in panel.details.toPlainText(), what="the replay")
+    await until(lambda: calls["started"] == calls["done"], what="every replay to finish")
+    assert calls["started"] == 1
+    assert panel.details.toPlainText().count("Replayed as") == 1
+    assert len(await replays_of(window, alert_id)) == 1
+
+
+async def test_a_second_replay_asks_and_no_makes_none(window, session, qtbot):
+    alert_id = await a_rejected_alert_selected(window, session)
+    panel = window.log_panel
+    qtbot.mouseClick(panel.replay, Qt.MouseButton.LeftButton)
+    await until(lambda: "Replayed as" in panel.details.toPlainText(), what="the replay")
+    (first,) = await replays_of(window, alert_id)
+    await until(lambda: panel.replay.isEnabled(), what="replay to be offered again")
+
+    qtbot.mouseClick(panel.replay, Qt.MouseButton.LeftButton)
+    box = await until(lambda: find_box("replayAgainBox"), what="the replay-again question")
+    assert box.text() == f"alert {alert_id} was already replayed as {first}: replay it again?"
+    assert box.defaultButton() is box.button(QMessageBox.StandardButton.No)
+    assert not panel.replay.isEnabled()  # no second question stacked behind this one
+    box.button(QMessageBox.StandardButton.No).click()
+    await until(lambda: "Replay cancelled" in panel.details.toPlainText(), what="the answer")
+    assert await replays_of(window, alert_id) == [first]
+
+    await until(lambda: panel.replay.isEnabled(), what="replay to be offered again")
+    qtbot.mouseClick(panel.replay, Qt.MouseButton.LeftButton)
+    box = await until(lambda: find_box("replayAgainBox"), what="the question again")
+    box.button(QMessageBox.StandardButton.Yes).click()
+    await until(
+        lambda: panel.details.toPlainText().count("Replayed as") == 2, what="the second replay"
+    )
+    assert len(await replays_of(window, alert_id)) == 2
 
 
 async def test_export_csv_writes_the_rows_shown(window, session, tmp_path):

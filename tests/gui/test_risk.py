@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
@@ -129,3 +131,16 @@ async def test_a_hand_edit_of_settings_toml_shows_in_the_panel(window):
     changed = await window.handle.call(lambda engine: engine.reload_settings())
     assert "risk.max_qty: 0 → 2.5" in changed
     await until(lambda: panel.inputs["max_qty"].text() == "2.5", what="the panel to reload")
+
+
+async def test_the_price_deviation_limit_is_a_row_of_the_panel(window, qtbot):
+    panel = window.risk_panel
+    window.tabs.setCurrentWidget(panel)
+    field = panel.inputs["max_price_deviation_pct"]
+    assert field.text() == "5"
+    type_into(qtbot, field, "2.5")
+    qtbot.mouseClick(panel.apply, Qt.MouseButton.LeftButton)
+    await until(lambda: not panel.apply.isEnabled(), what="the limits to be applied")
+    assert window.handle.settings().risk.max_price_deviation_pct == Decimal("2.5")
+    saved = window.handle.paths.settings_file.read_text(encoding="utf-8")
+    assert "max_price_deviation_pct = 2.5" in saved

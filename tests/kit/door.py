@@ -2,6 +2,10 @@
 
 The engine is the one the app runs (listeners, journal, limiter), with a memory keyring,
 a hand-moved clock and no tunnel agent. Requests are real HTTP over loopback.
+
+The tunnel is on unless ``tunnel=False``, so the tunnel's own listener (the one that
+believes X-Forwarded-For) is there to knock on; without an ngrok authtoken in the memory
+keyring its agent is never started (the tunnel reports ``off``, waiting for a token).
 """
 
 from __future__ import annotations
@@ -92,12 +96,15 @@ class Door:
         settings: Settings | None = None,
         clock: FakeClock | None = None,
         journal_busy_timeout_ms: int = 5000,
+        tunnel: bool = True,
     ) -> None:
         self.paths = resolve_paths(data_dir)
+        self.tunnel = tunnel
         self.settings = settings or Settings(listener=ListenerSettings(port=0))
         self.clock = clock or FakeClock(NOW)
         self.bus = EventBus()
-        self.keystore = Keystore("tvdesk/door-test", env={}, backend=MemoryKeyring())
+        self.keyring = MemoryKeyring()  # what the OS keyring would hold, for tests to read
+        self.keystore = Keystore("tvdesk/door-test", env={}, backend=self.keyring)
         self.keystore.set(WEBHOOK_SECRET, SECRET)
         self.secret = SECRET
         self._busy_timeout_ms = journal_busy_timeout_ms
@@ -111,7 +118,7 @@ class Door:
             self.clock,
             self.bus,
             paths=self.paths,
-            tunnel_enabled=False,
+            tunnel_enabled=self.tunnel,
             journal_busy_timeout_ms=self._busy_timeout_ms,
         )
 
@@ -141,6 +148,7 @@ class Door:
 
     def url(self, path: str, *, tunnel: bool = False) -> str:
         if tunnel:
+            assert self.engine.tunnel_port is not None, "the tunnel is off: no tunnel listener"
             return f"http://127.0.0.1:{self.engine.tunnel_port}{path}"
         return self.engine.local_url + path
 

@@ -22,7 +22,12 @@ agent), ``no_network`` (never establishes a session), ``silent`` (prints nothing
 502), ``die_after`` (exits ``seconds`` after start) or ``drops`` (its session drops on
 ``drop_session()`` and comes back on ``restore_session()``). Every invocation and every edge
 request is recorded as a JSON line under ``state/`` (argv, pid, where the authtoken came
-from, a hash of it, the config file's mode: never the token itself).
+from, a hash of it, the config file's mode and its other settings: never the token
+itself), and so is the body of every endpoint-start request to the agent API.
+
+Like ngrok, it keeps each request through an endpoint for inspection, served at
+``GET /api/requests/http`` of its unauthenticated API, unless the config sets
+``inspect_db_size: -1`` or the endpoint was started with ``inspect: false``.
 
 The script binds only 127.0.0.1 and exits on SIGTERM, and on its own when its parent
 dies (after ``orphan_grace_s``), so a failed test cannot leave agents behind.
@@ -30,6 +35,7 @@ dies (after ``orphan_grace_s``), so a failed test cannot leave agents behind.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import http.client
@@ -40,6 +46,7 @@ import stat
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -98,6 +105,19 @@ class FakeNgrok:
 
     def edge_requests(self) -> list[dict[str, Any]]:
         return _read_lines(self.state_dir / "edge.jsonl")
+
+    def endpoint_starts(self) -> list[dict[str, Any]]:
+        """Each ``POST /api/endpoints`` the agents got: ``pid`` and the JSON ``body``."""
+        return _read_lines(self.state_dir / "endpoint_starts.jsonl")
+
+    def captured_requests(self) -> list[dict[str, Any]]:
+        """What each live agent keeps for inspection, read from its API as anyone could."""
+        apis = {a["pid"]: a["api_url"] for a in _read_lines(self.state_dir / "apis.jsonl")}
+        captured: list[dict[str, Any]] = []
+        for pid in self.live_agents():
+            with urllib.request.urlopen(f"{apis[pid]}/api/requests/http", timeout=5) as r:
+                captured += json.loads(r.read())["requests"]
+        return captured
 
     def live_agents(self) -> list[int]:
         return [a["pid"] for a in self.agents() if pid_alive(a["pid"])]
@@ -244,12 +264,29 @@ def _watch_parent(grace_s: float) -> None:
 
 
 class _Endpoints:
-    """The agent's endpoints and their edge servers."""
+    """The agent's endpoints, their edge servers, and the requests kept for inspection."""
 
-    def __init__(self) -> None:
+    def __init__(self, inspect_db_size: int) -> None:
         self.lock = threading.Lock()
         self.items: dict[str, dict[str, Any]] = {}
         self.edges: dict[str, ThreadingHTTPServer] = {}
+        self.inspect_db_size = inspect_db_size
+        self.captured: list[dict[str, Any]] = []
+
+    def capture(self, name: str, method: str, path: str, headers: Any, body: bytes) -> None:
+        with self.lock:
+            self.captured.append(
+                {
+                    "id": f"req_{uuid.uuid4().hex}",
+                    "tunnel_name": name,
+                    "request": {
+                        "method": method,
+                        "uri": path,
+                        "headers": {k: [v] for k, v in headers.items()},
+                        "raw": base64.b64encode(body).decode(),
+                    },
+                }
+            )
 
     def create(self, options: dict[str, Any], mode: str) -> tuple[int, dict[str, Any]]:
         name = str(options.get("name") or f"ep-{uuid.uuid4().hex[:8]}")
@@ -259,8 +296,11 @@ class _Endpoints:
             return 502, _already_online(requested or "https://fake.ngrok-free.app")
         host_port = urlsplit(requested).netloc if requested else ""
         port = int(host_port.rsplit(":", 1)[1]) if ":" in host_port else 0
+        # ngrok inspects unless the config or the endpoint turns it off.
+        inspect = self.inspect_db_size != -1 and options.get("inspect") is not False
+        capture = (lambda *request: self.capture(name, *request)) if inspect else None
         try:
-            edge = ThreadingHTTPServer(("127.0.0.1", port), _edge_handler(upstream, mode))
+            edge = ThreadingHTTPServer(("127.0.0.1", port), _edge_handler(upstream, mode, capture))
         except OSError:
             return 502, _already_online(requested)
         edge.daemon_threads = True
@@ -327,6 +367,10 @@ def _api_handler(endpoints: _Endpoints, mode: str) -> type[BaseHTTPRequestHandle
             elif path.startswith("/api/endpoints/"):
                 item = endpoints.items.get(path.rsplit("/", 1)[1])
                 self._reply(200 if item else 404, item or {"status_code": 404})
+            elif path == "/api/requests/http":
+                with endpoints.lock:
+                    captured = list(endpoints.captured)
+                self._reply(200, {"uri": "/api/requests/http", "requests": captured})
             elif path == "/api":
                 self._reply(200, {})
             else:
@@ -338,6 +382,7 @@ def _api_handler(endpoints: _Endpoints, mode: str) -> type[BaseHTTPRequestHandle
                 return
             length = int(self.headers.get("Content-Length") or 0)
             options = json.loads(self.rfile.read(length) or b"{}")
+            _record("endpoint_starts.jsonl", {"pid": os.getpid(), "body": options})
             self._reply(*endpoints.create(options, mode))
 
         def do_DELETE(self) -> None:
@@ -347,7 +392,7 @@ def _api_handler(endpoints: _Endpoints, mode: str) -> type[BaseHTTPRequestHandle
     return Api
 
 
-def _edge_handler(upstream: str, mode: str) -> type[BaseHTTPRequestHandler]:
+def _edge_handler(upstream: str, mode: str, capture: Any | None) -> type[BaseHTTPRequestHandler]:
     target = urlsplit(upstream)
 
     class Edge(BaseHTTPRequestHandler):
@@ -380,6 +425,8 @@ def _edge_handler(upstream: str, mode: str) -> type[BaseHTTPRequestHandler]:
                     "skip_browser_warning": self.headers.get("ngrok-skip-browser-warning"),
                 },
             )
+            if capture is not None:
+                capture(self.command, self.path, self.headers, body)
             if mode == "edge_down":
                 self._send(502, {"Content-Type": "text/plain"}, b"ERR_NGROK_3200 endpoint offline")
                 return
@@ -416,10 +463,13 @@ def _run_agent(args: list[str], launch: dict[str, Any], grace_s: float) -> int:
     if mode == "silent":
         while True:
             time.sleep(1)
-    endpoints = _Endpoints()
+    agent_settings = config.get("agent") or config  # v3 nests them; v2 has them at the top
+    endpoints = _Endpoints(int(agent_settings.get("inspect_db_size") or 0))
     api = ThreadingHTTPServer(("127.0.0.1", 0), _api_handler(endpoints, mode))
     api.daemon_threads = True
     threading.Thread(target=api.serve_forever, daemon=True).start()
+    api_url = f"http://127.0.0.1:{api.server_address[1]}"
+    _record("apis.jsonl", {"pid": os.getpid(), "api_url": api_url})
     _log("info", "open config file", path=str(_option(args, "--config")), err="nil")
     _log("info", "starting web service", obj="web", addr=f"127.0.0.1:{api.server_address[1]}")
     if mode == "bad_authtoken" or token is None:
@@ -489,6 +539,8 @@ def main() -> int:
             "authtoken_sha256": hashlib.sha256(token.encode()).hexdigest() if token else None,
             "config": config_path,
             "config_mode": config_mode,
+            # What the config file said, the authtoken left out (its hash is above).
+            "config_settings": _settings_without_token(config),
             "env_has_authtoken": "NGROK_AUTHTOKEN" in os.environ,
             "env_tvdesk": sorted(k for k in os.environ if k.upper().startswith("TVDESK_")),
         },
@@ -507,6 +559,13 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     _watch_parent(grace)
     return _run_agent(args, launch, grace)
+
+
+def _settings_without_token(config: dict[str, Any]) -> dict[str, Any]:
+    settings = {k: v for k, v in config.items() if k != "authtoken"}
+    if isinstance(settings.get("agent"), dict):
+        settings["agent"] = {k: v for k, v in settings["agent"].items() if k != "authtoken"}
+    return settings
 
 
 def _agent_starts() -> list[dict[str, Any]]:

@@ -75,6 +75,33 @@ async def test_the_database_itself_refuses_a_second_accepted_alert_with_one_clie
             conn.execute(insert, ("second", "accepted"))
 
 
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_journal_exports_as_it_is(tmp_path: Path, version: int):
+    from tvdesk.store.schema import _MIGRATIONS, _split_sql
+
+    data = tmp_path / "data"
+    data.mkdir()
+    with closing(sqlite3.connect(data / "journal.sqlite3")) as conn:
+        for number in range(version):
+            for statement in _split_sql(_MIGRATIONS[number]):
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute(
+            "INSERT INTO alerts (alert_id, received_at, client, status, outcome)"
+            " VALUES ('01OLDJOURNAL', 1.0, '127.0.0.1', 'accepted', 'pending')"
+        )
+        conn.commit()
+
+    exported = run_cli("export", "--data-dir", str(data))
+
+    assert exported.returncode == 0, exported.stderr
+    assert [json.loads(line)["alert_id"] for line in exported.stdout.splitlines()] == [
+        "01OLDJOURNAL"
+    ]
+    with closing(sqlite3.connect(data / "journal.sqlite3")) as conn:  # read, not migrated
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == version
+
+
 async def test_a_version_1_journal_is_migrated_and_its_pending_alert_still_runs(tmp_path: Path):
     from tests.kit.paper import PaperDesk
     from tvdesk.store.schema import _MIGRATIONS, _split_sql
@@ -96,5 +123,5 @@ async def test_a_version_1_journal_is_migrated_and_its_pending_alert_still_runs(
         decided = await desk.outcome("01OLDV1ALERT")
         assert decided.outcome == "filled", decided.reason
     with closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert conn.execute("SELECT mode FROM alerts WHERE client_ref = 'v1'").fetchone() == (None,)

@@ -295,6 +295,34 @@ async def test_without_the_tunnel_no_agent_is_ever_started(tmp_path):
     assert fake.invocations() == []
 
 
+async def test_a_leftover_agent_config_is_deleted_at_start_even_without_the_tunnel(tmp_path):
+    # What a crash leaves: the agent config with the authtoken, and a half-written copy.
+    paths = resolve_paths(tmp_path / "data")
+    folder = paths.config_dir / "ngrok"
+    folder.mkdir(parents=True)
+    config = folder / "ngrok.yml"
+    config.write_text(f'version: "3"\nagent:\n  authtoken: "{TOKEN}"\n', encoding="utf-8")
+    half = folder / ".ngrok.yml.x1y2z3.tmp"
+    half.write_text(f'version: "3"\nagent:\n  authtoken: "{TOKEN}"\n', encoding="utf-8")
+    binary = folder / "ngrok"  # the downloaded agent shares the folder under --data-dir
+    binary.write_text("#!/bin/sh\n", encoding="utf-8")
+    engine = Engine(
+        Settings(listener=ListenerSettings(port=0)),
+        Keystore("tvdesk/tunnel-engine-test", env={}, backend=MemoryKeyring()),
+        SystemClock(),
+        EventBus(),
+        paths=paths,
+        tunnel_enabled=False,
+    )
+    await engine.start()
+    try:
+        assert not config.exists()
+        assert not half.exists()
+        assert binary.exists()
+    finally:
+        await engine.stop()
+
+
 # ---------------------------------------------------------------- tvdesk --headless
 
 
@@ -450,6 +478,24 @@ def test_a_killed_tvdesk_takes_its_agent_with_it(headless, tmp_path):
     engine.kill()  # SIGKILL: no clean-up code runs in tvdesk
 
     wait_until(lambda: not pid_alive(pid), 10, "the guard to end the orphaned agent")
+
+
+def test_the_authtoken_file_a_killed_tvdesk_left_is_gone_at_the_next_start(headless, tmp_path):
+    fake = install_fake_ngrok(tmp_path / "bin", {"mode": "ok"})
+    engine = headless(fake)
+    engine.wait_tunnel("up")
+    config = engine.data_dir / "ngrok" / "ngrok.yml"
+    (agent,) = fake.agents()
+    assert agent["config"] == str(config)
+
+    engine.kill()  # SIGKILL: tvdesk's own clean-up never runs
+    assert TOKEN in config.read_text(encoding="utf-8")
+
+    again = headless(fake, "--no-tunnel")
+    assert again.tunnel() == OFF
+    assert not config.exists()
+    assert again.terminate() == 0
+    assert len(fake.agents()) == 1  # cleared without starting an agent
 
 
 def test_a_bad_authtoken_is_reported_in_health_and_never_printed(headless, tmp_path):

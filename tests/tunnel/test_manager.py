@@ -293,6 +293,43 @@ async def test_the_authtoken_goes_in_a_0600_file_never_on_a_command_line(rigs, m
     assert not config.exists()  # no copy of the token outlives the tunnel
 
 
+async def test_the_agent_config_folder_is_made_private_even_when_it_existed(rigs):
+    # pyngrok's download makes the folder 0755 under the usual umask; so could anyone.
+    rig = rigs({"mode": "ok"})
+    folder = rig.paths.config_dir / "ngrok"
+    folder.mkdir()
+    folder.chmod(0o755)
+    await rig.start()
+    await rig.until_state("up")
+
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "ngrok.yml").stat().st_mode) == 0o600
+
+
+async def test_the_agent_keeps_no_request_for_inspection(rigs):
+    # ngrok keeps each request body at its local API (127.0.0.1:4040), which anyone on the
+    # machine can read without a password: a webhook secret in a body would be there.
+    rig = rigs({"mode": "ok"})
+    await rig.start()
+    up = await rig.until_state("up")
+    body = {"secret": "a-webhook-secret-in-the-body", "symbol": "BTCUSDT"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{up.public_url}/echo", json=body) as r,
+    ):
+        assert r.status == 200
+
+    (agent,) = rig.fake.agents()
+    assert agent["config_settings"] == {
+        "version": "3",
+        "agent": {"update_check": False, "inspect_db_size": -1},
+    }
+    (start,) = rig.fake.endpoint_starts()
+    assert start["pid"] == agent["pid"]
+    assert start["body"].get("inspect") is False
+    assert rig.fake.captured_requests() == []
+
+
 async def test_the_environment_overrides_the_keyring(rigs):
     rig = rigs({"mode": "ok"}, token="env-token-wins-0123456789")
     rig.keyring.set_password("tvdesk/tunnel-test", AUTHTOKEN, "keyring-token-loses")

@@ -80,6 +80,14 @@ class Broker(Protocol):
         """A reference price for an alert that carries none (None when there is none)."""
         ...
 
+    async def reference_price(self, mapping: Mapping) -> Decimal | None:
+        """The exchange's price, to value an order at and check the alert's price against.
+
+        None when the broker has no market data (paper without ``price_source = "market"``);
+        raises ``Refusal`` or ``Unavailable`` when the exchange cannot say.
+        """
+        ...
+
     async def markets(self, exchange: str) -> Sequence[Market] | None:
         """The exchange's markets for symbol mapping; None when none are loaded (paper)."""
         ...

@@ -59,6 +59,8 @@ class LiveTuning:
     markets_refresh_s: float = 3600.0
     poll_s: float = 5.0  # open orders are polled this often until they close
     balance_ttl_s: float = 10.0
+    # A market's price is read again once older than this (orders are valued at it).
+    price_ttl_s: float = 3.0
 
     @property
     def settle_s(self) -> float:

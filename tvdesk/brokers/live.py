@@ -26,6 +26,7 @@ from tvdesk.brokers.exchange import Credentials, ExchangeClient, LiveTuning, Ord
 from tvdesk.brokers.execute import LiveExecutor
 from tvdesk.brokers.ledger import LiveOrder
 from tvdesk.brokers.precision import conform
+from tvdesk.brokers.prices import PriceCache, read_price
 from tvdesk.brokers.protect import Protected, is_protective, protect
 from tvdesk.brokers.reads import LedgerReader, remaining
 from tvdesk.brokers.sender import OrderSender
@@ -66,6 +67,7 @@ class LiveBroker:
         self.clients: dict[str, ExchangeClient] = self.connection.clients
         self.circuit = self.connection.circuit
         self.balances = BalanceCache(clock, self.tuning, self.circuit)
+        self.prices = PriceCache(clock, self.tuning.price_ttl_s)
         self.reader = LedgerReader(journal)
         self.sender = OrderSender(journal, clock, self.tuning, self.circuit)
         self.executor = LiveExecutor(
@@ -137,6 +139,7 @@ class LiveBroker:
         await self.watch.stop()
         await self.connection.close()
         self.balances.clear()
+        self.prices.clear()
         self.reader.close()
         self._started = False
 
@@ -146,15 +149,15 @@ class LiveBroker:
         return None  # live prices come from the exchange: see market_price
 
     async def market_price(self, mapping: Mapping) -> Decimal | None:
-        client = await self.ready(mapping.exchange)
-        try:
-            await client.known_market(mapping.symbol)
-            return await client.last_price(mapping.symbol)
-        except PermanentError as exc:
-            raise Refusal(str(exc)) from None
-        except TemporaryError as exc:
-            why = f"no price for {mapping.symbol} from {mapping.exchange}: {exc}"
-            raise Unavailable(why) from None
+        return await self.reference_price(mapping)
+
+    async def reference_price(self, mapping: Mapping) -> Decimal | None:
+        """The exchange's price, read once per ``price_ttl_s`` for a burst of alerts."""
+
+        async def read() -> Decimal | None:
+            return await read_price(await self.ready(mapping.exchange), mapping)
+
+        return await self.prices.get(mapping.exchange, mapping.symbol, read)
 
     async def markets(self, exchange: str) -> list[Market]:
         client = await self.ready(exchange)

@@ -22,6 +22,7 @@ from tvdesk.brokers.paper_store import (
     load_prices,
     write_changes,
 )
+from tvdesk.brokers.prices import PublicPrices
 from tvdesk.config.schema import PaperSettings
 from tvdesk.core.book import PaperBook, PaperOrder, PaperRejected
 from tvdesk.core.decimals import plain
@@ -41,9 +42,15 @@ class PaperBroker:
 
     mode = MODE
 
-    def __init__(self, journal_path: Path, settings: Callable[[], PaperSettings]) -> None:
+    def __init__(
+        self,
+        journal_path: Path,
+        settings: Callable[[], PaperSettings],
+        prices: PublicPrices | None = None,
+    ) -> None:
         self._journal_path = journal_path
         self._settings = settings
+        self._market = prices  # the exchange's public ticker, for price_source = "market"
         self._books: dict[str, PaperBook] = {}
         self._prices: dict[tuple[str, str], Decimal] = {}
 
@@ -52,6 +59,8 @@ class PaperBroker:
 
     async def stop(self) -> None:
         self._books.clear()
+        if self._market is not None:
+            await self._market.close()
 
     def book(self, exchange: str) -> PaperBook:
         book = self._books.get(exchange)
@@ -70,6 +79,13 @@ class PaperBroker:
 
     async def market_price(self, mapping: Mapping) -> Decimal | None:
         return self.last_price(mapping.exchange, mapping.symbol)
+
+    async def reference_price(self, mapping: Mapping) -> Decimal | None:
+        # Only a price read from the exchange is market data: the last paper price came from
+        # an alert, and checking alerts against alerts would refuse every simulated move.
+        if self._market is None or self._settings().price_source != "market":
+            return None
+        return await self._market.price(mapping)
 
     async def recover(self, alert_id: str) -> Execution | None:
         return None  # the book and the outcome are written together: nothing to settle

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, TextIO
 
 from tvdesk.cli.common import fail
+
+Writer = Callable[[Iterator[dict[str, Any]], TextIO], int]
 
 
 def cmd_export(data_dir: Path | None, fmt: str, output: Path | None) -> int:
@@ -20,10 +27,28 @@ def cmd_export(data_dir: Path | None, fmt: str, output: Path | None) -> int:
         if output is None:
             write(rows, sys.stdout)
         else:
-            with open(output, "w", encoding="utf-8", newline="") as out:
-                write(rows, out)
+            _write_file(output, write, rows)
     except ExportError as exc:
         return fail(str(exc))
     except OSError as exc:
-        return fail(f"cannot write {exc.filename or output}: {exc.strerror or exc}")
+        # Named as the trader gave it, never as the temporary file beside it.
+        where = output if output is not None else "the standard output"
+        return fail(f"cannot write {where}: {exc.strerror or exc}")
     return 0
+
+
+def _write_file(output: Path, write: Writer, rows: Iterator[dict[str, Any]]) -> None:
+    """Write beside ``output`` and rename: a journal found damaged half-way through leaves
+    the previous export whole (a pipe or a device is written directly)."""
+    if output.exists() and not output.is_file():
+        with open(output, "w", encoding="utf-8", newline="") as out:
+            write(rows, out)
+        return
+    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            write(rows, out)
+        os.replace(tmp, output)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)

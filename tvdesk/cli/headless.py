@@ -1,7 +1,9 @@
 """``tvdesk --headless``: the engine on a plain asyncio loop, no Qt, until a signal stops it.
 
-The run's flags (port, host, mode, exchange) override settings.toml for this run only;
-live mode is refused loudly, back to paper, when the account cannot be reached.
+The run's flags (port, host, mode, exchange) override settings.toml for this run only.
+LIVE needs consent at every start: only ``--mode live`` on the command line trades live;
+``mode = "live"`` in settings.toml alone starts in paper and says why. Live mode is also
+refused loudly, back to paper, when the account cannot be reached.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import logging
 import signal
 import sys
 from dataclasses import replace
@@ -18,17 +21,24 @@ from typing import Any
 from tvdesk.cli.common import fail
 from tvdesk.support import timing
 
+log = logging.getLogger(__name__)
+
+LIVE_NEEDS_FLAG = (
+    'settings.toml says mode = "live", but live trading needs --mode live on the command '
+    "line at every start: starting in PAPER"
+)
+
 
 def cmd_run(data_dir: Path | None, args: argparse.Namespace) -> int:
     from tvdesk.config.load import SettingsError, load_settings
     from tvdesk.config.paths import resolve_paths
-    from tvdesk.config.schema import default_settings_text
+    from tvdesk.config.save import write_default_settings
 
     paths = resolve_paths(data_dir)
     try:
         paths.ensure()
         if not paths.settings_file.exists():
-            paths.settings_file.write_text(default_settings_text(), encoding="utf-8")
+            write_default_settings(paths.settings_file)
         settings = load_settings(paths.settings_file)
     except SettingsError as exc:
         return fail(str(exc))
@@ -112,6 +122,10 @@ async def _run_headless(
         tunnel_enabled=tunnel,
         overrides=overrides,
     )
+    if "mode" not in overrides and engine.hold_paper():
+        # The file keeps "live" (the trader's choice); this run trades paper.
+        print(f"tvdesk: {LIVE_NEEDS_FLAG}", file=sys.stderr, flush=True)
+        log.warning(LIVE_NEEDS_FLAG)
     try:
         await _live_or_paper(engine)
         await engine.start()

@@ -86,10 +86,12 @@ def _add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    # Digits 0-9 only: int() also reads "８７８７", "٨٧٨٧", " 80_80" and "+80".
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port number: write it in ASCII digits 0-9, like 8787"
+        )
+    value = int(text)
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError("a port is a number from 0 to 65535")
     return value

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
 import os
 import secrets
 from collections.abc import Mapping
@@ -20,6 +22,8 @@ from keyring.backends import fail, null
 
 from tvdesk.core.alert.fields import MIN_WEBHOOK_SECRET_LEN
 from tvdesk.core.auth import WebhookSecrets
+
+log = logging.getLogger(__name__)
 
 WEBHOOK_SECRET = "webhook_secret"
 WEBHOOK_SECRET_PREVIOUS = "webhook_secret_previous"
@@ -169,12 +173,25 @@ class Keystore:
         return new
 
     def webhook_secrets(self, now: float) -> WebhookSecrets:
+        """The secrets that authenticate at ``now``; a previous secret whose grace has
+        ended is deleted from the keyring here (the engine also asks at every start)."""
         if self._webhook is None:
             self._webhook = self._load_webhook_secrets()
         expires = self._webhook.previous_expires_at
         if expires is not None and now >= expires:
-            self._webhook = WebhookSecrets(self._webhook.current)
+            current = self._webhook.current
+            self._forget_previous()
+            self._webhook = WebhookSecrets(current)
         return self._webhook
+
+    def _forget_previous(self) -> None:
+        """A rotated-out secret that can no longer authenticate is one more copy of a
+        secret to leak: delete it. If the keyring refuses, it stays refused all the same,
+        and deleting it is tried again at the next start."""
+        try:
+            self.delete(WEBHOOK_SECRET_PREVIOUS)
+        except KeystoreError as exc:
+            log.warning("the previous webhook secret is no longer accepted, but %s", exc)
 
     def _load_webhook_secrets(self) -> WebhookSecrets:
         current = self.get(WEBHOOK_SECRET)
@@ -187,11 +204,18 @@ class Keystore:
         # predates it and must not stay valid behind the trader's back.
         if self._from_env(WEBHOOK_SECRET) is not None:
             return WebhookSecrets(current)
+        stored = self.get(WEBHOOK_SECRET_PREVIOUS)
+        if stored is None:
+            return WebhookSecrets(current)
         try:
-            entry = json.loads(self.get(WEBHOOK_SECRET_PREVIOUS) or "null")
+            entry = json.loads(stored)
             previous, expires = str(entry["secret"]), float(entry["expires_at"])
+            if not math.isfinite(expires):
+                raise ValueError("no end to its grace")
         except (ValueError, TypeError, KeyError):
-            # Absent or damaged: only the grace window is lost, never the current secret.
+            # Damaged: only the grace window is lost, never the current secret; an entry
+            # that can never authenticate again does not stay in the keyring either.
+            self._forget_previous()
             return WebhookSecrets(current)
         return WebhookSecrets(current, previous, expires)
 

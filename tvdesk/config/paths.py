@@ -3,10 +3,21 @@ listener."""
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import platformdirs
+
+log = logging.getLogger(__name__)
+
+# Files and folders tvdesk writes beside the ones named by Paths: the window's
+# preferences, the tunnel's last URL, the ngrok agent (its config holds the authtoken).
+# Only these are touched, never anything else a trader keeps in --data-dir.
+_OTHER_FILES = ("gui.ini", "tunnel.json")
+_OWN_FOLDERS = ("ngrok",)
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,56 @@ class Paths:
     def ensure(self) -> None:
         for directory in (self.config_dir, self.data_dir, self.log_dir):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def tighten(self) -> list[str]:
+        """Make tvdesk's folders owner-only (0700) and its files owner-only (0600 for data).
+
+        The journal, settings and logs show the trader's strategy, positions and account:
+        no other user of the machine may read them, also when the folder or a file was
+        made before with looser modes (an older tvdesk, a copied folder, a umask of 022).
+        Returns what was changed, and says so in the log once.
+        """
+        if os.name != "posix":
+            return []  # Windows has no mode bits to tighten; its ACLs follow the profile
+        changed: list[str] = []
+        for path in self._own_paths():
+            try:
+                st = path.lstat()
+                if stat.S_ISLNK(st.st_mode) or not st.st_mode & 0o077:
+                    continue  # a link's target is not ours to change
+                before = stat.S_IMODE(st.st_mode)
+                os.chmod(path, before & ~0o077)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("could not make %s private: %s", path, exc.strerror or exc)
+                continue
+            changed.append(f"{path} {before:04o}->{before & ~0o077:04o}")
+        if changed:
+            log.warning(
+                "made tvdesk's files private (other users could read them): %s",
+                ", ".join(changed),
+            )
+        return changed
+
+    def _own_paths(self) -> list[Path]:
+        folders = {self.config_dir, self.data_dir, self.log_dir}
+        files = [self.settings_file, self.lock_file, self.engine_file]
+        journal = self.journal_file
+        files += [journal, *(journal.with_name(journal.name + s) for s in _JOURNAL_SIDES)]
+        # The log and its rotated copies (tvdesk.log.1, ...).
+        files += sorted(self.log_dir.glob(self.log_file.name + "*"))
+        for root in (self.config_dir, self.data_dir):
+            files += [root / name for name in _OTHER_FILES]
+            for name in _OWN_FOLDERS:
+                folder = root / name
+                if folder.is_dir() and not folder.is_symlink():
+                    folders.add(folder)
+                    files += [p for p in folder.iterdir() if p.is_file()]
+        return [*sorted(folders), *dict.fromkeys(files)]
+
+
+_JOURNAL_SIDES = ("-wal", "-shm", "-journal")
 
 
 def local_url(host: str, port: int) -> str:

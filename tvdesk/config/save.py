@@ -112,9 +112,15 @@ def save_settings(settings: Settings, path: Path) -> None:
         where, message = problems[0]
         raise SettingsError(f"Settings not saved to {path}: {key_label(where)} {message}.")
     try:
-        write_atomic(path, text)
+        # Owner-only whatever mode an older file had: it describes the trader's account.
+        write_atomic(path, text, mode=0o600)
     except OSError as exc:
         raise SettingsError(
             f"Settings not saved to {path} ({exc.strerror or exc}); the previous file is "
             "unchanged. Check that the folder exists and is writable."
         ) from None
+
+
+def write_default_settings(path: Path) -> None:
+    """A first start's settings.toml: the commented defaults, owner-only (0600) from birth."""
+    write_atomic(path, default_settings_text(), mode=0o600)

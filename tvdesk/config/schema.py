@@ -16,6 +16,8 @@ class ListenerSettings:
     host: str = "127.0.0.1"
     port: int = 8787
     max_body_bytes: int = 65536
+    read_timeout_s: int = 10
+    max_connections: int = 256
 
 
 @dataclass
@@ -43,6 +45,7 @@ class PaperSettings:
     fee_rate: Decimal = Decimal("0.001")
     slippage_bps: Decimal = Decimal("5")
     balances: dict[str, Decimal] = field(default_factory=lambda: {"USDT": Decimal("10000")})
+    price_source: str = "alert"  # alert | market (the exchange's public ticker, no keys)
 
 
 @dataclass
@@ -56,6 +59,7 @@ class RiskSettings:
     daily_loss_limit: Decimal = Decimal("0")
     min_confidence: Decimal = Decimal("0")
     cooldown_s: int = 0
+    max_price_deviation_pct: Decimal = Decimal("5")
 
 
 @dataclass
@@ -100,6 +104,8 @@ mode = "paper"                 # paper | live (live sends real orders)
 host = "127.0.0.1"
 port = 8787                    # 0 picks a free port
 max_body_bytes = 65536         # larger alert bodies are refused (413)
+read_timeout_s = 10            # a client that sends nothing for this long is cut off
+max_connections = 256          # open connections per port; more are closed at once
 
 [auth]
 rotation_grace_s = 600         # old secret still accepted after a rotation
@@ -122,6 +128,8 @@ auto_map = "paper"             # paper | always | off: resolve tickers the symbo
 fee_rate = 0.001
 slippage_bps = 5
 balances = { USDT = 10000.0 }
+price_source = "alert"         # alert | market: "market" reads the exchange's public ticker
+                               # (no keys) to check each alert's price against it
 
 [risk]                         # 0 means "no limit"
 kill_switch = false
@@ -133,6 +141,8 @@ max_orders_per_day = 0
 daily_loss_limit = 0
 min_confidence = 0
 cooldown_s = 0                 # per symbol
+max_price_deviation_pct = 5    # refuse an alert whose price is this many % from the
+                               # exchange's price (live; paper with price_source = "market")
 
 [tunnel]
 enabled = true

@@ -21,12 +21,15 @@ _CHOICES = {
     "mode": ("paper", "live"),
     "exchange.market_type": ("spot", "swap"),
     "exchange.auto_map": ("paper", "always", "off"),
+    "paper.price_source": ("alert", "market"),
 }
 # Inclusive bounds; any other number must be 0 or more.
 _BOUNDS: dict[str, tuple[int, int | None]] = {
     "schema_version": (1, None),
     "listener.port": (0, 65535),
     "listener.max_body_bytes": (1, None),
+    "listener.read_timeout_s": (1, None),
+    "listener.max_connections": (1, None),
     "auth.max_alert_age_s": (1, None),
     "auth.lockout_failures": (1, None),
     "paper.fee_rate": (0, 1),

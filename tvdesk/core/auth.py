@@ -12,14 +12,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tvdesk.core.alert.fields import SECRET_FIELDS
+from tvdesk.core.alert.names import body_secrets
 
 SIGNATURE_HEADERS = ("x-signature", "x-signature-256", "x-webhook-signature")
 TVDESK_SIGNATURE_HEADER = "x-tvdesk-signature"
 SIGNATURE_MAX_AGE_S = 300
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_UNIX_SECONDS = re.compile(r"[+-]?\d{1,18}")
+# ASCII only: int() reads "١٧٠٠..." too, and t would then be signed as one text, checked as another.
+_UNIX_SECONDS = re.compile(r"[+-]?[0-9]{1,18}")
 _MS_THRESHOLD = 10**11  # unix seconds reach 1e11 only in the year 5138
 _DISPLAY = {
     "x-signature": "X-Signature",
@@ -62,6 +63,11 @@ def hmac_hex(secret: str, data: bytes) -> str:
 def sign_tvdesk(secret: str, body: bytes, t: int) -> str:
     """The X-TVDesk-Signature value for body signed at unix time t."""
     return f"t={t},v1={hmac_hex(secret, f'{t}.'.encode() + body)}"
+
+
+def signed_body_hash(body: bytes) -> str:
+    """What the journal keeps of a signed request to take its exact body only once."""
+    return hashlib.sha256(body).hexdigest()
 
 
 def find_signature(headers: Mapping[str, str]) -> tuple[str, str] | None:
@@ -123,7 +129,10 @@ def _verify_tvdesk(value: str, body: bytes, secrets: WebhookSecrets, now: float)
         elif key == "v1":
             digests.append(item)
     if len(stamps) != 1 or not _UNIX_SECONDS.fullmatch(stamps[0]):
-        return _fail(f"{shown} is malformed: needs one t in whole unix seconds; {_TVDESK_FORM}")
+        return _fail(
+            f"{shown} is malformed: needs one t in whole unix seconds (ASCII digits 0-9); "
+            + _TVDESK_FORM
+        )
     if not digests or not all(_HEX64.fullmatch(d) for d in digests):
         return _fail(f"{shown} is malformed: v1 must be 64 hex digits; {_TVDESK_FORM}")
     t = int(stamps[0])
@@ -154,8 +163,9 @@ def _verify_tvdesk(value: str, body: bytes, secrets: WebhookSecrets, now: float)
 
 
 def verify_body_secret(obj: Mapping[str, Any], secrets: WebhookSecrets, now: float) -> AuthResult:
-    """ok when any of secret/token/passphrase in the alert equals an accepted secret."""
-    given = [v for k, v in obj.items() if isinstance(k, str) and k.lower() in SECRET_FIELDS]
+    """ok when a secret slot of the alert (names.body_secrets: secret, token, passphrase,
+    webhook_secret, signalToken, or a text body's slot) holds an accepted secret."""
+    given = body_secrets(obj)
     if not given:
         return _fail(
             'no secret in the alert: add "secret": "<your webhook secret>" to the alert '

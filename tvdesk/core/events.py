@@ -34,7 +34,7 @@ class EngineStarted(Event):
     mode: str
     host: str
     port: int
-    tunnel_port: int
+    tunnel_port: int | None  # None: the tunnel is off (no tunnel listener)
     control_port: int
     version: str
 

@@ -81,12 +81,35 @@ def _refuse(limit: str, reason: str) -> RiskDecision:
 _Check = Callable[[OrderIntent, RiskLimits, RiskState, float], RiskDecision | None]
 
 
-def _kill_switch(
-    intent: OrderIntent, limits: RiskLimits, state: RiskState, now: float
-) -> RiskDecision | None:
+def kill_switch(limits: RiskLimits) -> RiskDecision | None:
+    """The kill switch's refusal, or None when it is off.
+
+    The engine asks this before anything else about an alert (its market, price and
+    size), so that with the switch on the reason is the switch, never a lesser problem.
+    """
     if limits.kill_switch:
         return _refuse("kill_switch", "the kill switch is on: no new orders until you resume")
     return None
+
+
+def _kill_switch(
+    intent: OrderIntent, limits: RiskLimits, state: RiskState, now: float
+) -> RiskDecision | None:
+    return kill_switch(limits)
+
+
+def only_reduces(intent: OrderIntent, state: RiskState) -> bool:
+    """Whether the order only makes tvdesk's position in its market smaller.
+
+    A sell of at most a long position, or a buy of at most a short one: no part of it
+    opens anything (a reversal, or a spot sell beyond the position, does).
+    """
+    held = state.position_qty
+    if held == 0:
+        return False
+    if (intent.side == "sell") != (held > 0):
+        return False
+    return intent.qty <= abs(held)
 
 
 def _daily_loss(
@@ -165,9 +188,14 @@ def _confidence(
     return None
 
 
+# max_qty and max_notional size a new risk; an exit is never one. A position built by
+# several orders within the limits (or carried over them by the price) must be able to
+# leave in one order: blocking the exit would hold the trader in the trade.
 def _max_qty(
     intent: OrderIntent, limits: RiskLimits, state: RiskState, now: float
 ) -> RiskDecision | None:
+    if only_reduces(intent, state):
+        return None
     if limits.max_qty and intent.qty > limits.max_qty:
         return _refuse(
             "max_qty", f"qty {plain(intent.qty)} exceeds max_qty {plain(limits.max_qty)}"
@@ -179,7 +207,7 @@ def _max_notional(
     intent: OrderIntent, limits: RiskLimits, state: RiskState, now: float
 ) -> RiskDecision | None:
     limit = limits.max_notional
-    if not limit:
+    if not limit or only_reduces(intent, state):
         return None
     if intent.price is None:
         return _refuse("max_notional", f"max_notional is set {_NO_PRICE}")

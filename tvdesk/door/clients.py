@@ -16,14 +16,31 @@ def client_of(request: web.Request) -> tuple[str, bool]:
 
     ``X-Forwarded-For`` is believed only on the tunnel's own listener; there the
     agent appends the real address last, so anything a caller put before it is
-    ignored.
+    ignored. Only an IP address counts: anything else there (a name, a word like
+    ``internal:x``) is ignored and the client is the TCP peer, so a client is always
+    an address and can never pose as anything else.
     """
     peer = request.remote or "unknown"
     if not request.app[TRUST_FORWARDED]:
         return peer, False
     forwarded = request.headers.get("X-Forwarded-For", "")
-    last = forwarded.rsplit(",", 1)[-1].strip()
-    return (last or peer), True
+    address = forwarded_address(forwarded.rsplit(",", 1)[-1])
+    return (address or peer), True
+
+
+def forwarded_address(entry: str) -> str | None:
+    """``entry`` as an IP address in its canonical spelling, or None when it is none.
+
+    A scoped IPv6 address (``fe80::1%eth0``) is none either: the scope is free text,
+    and no address from the internet carries one.
+    """
+    try:
+        address = ipaddress.ip_address(entry.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        return None
+    return str(address)
 
 
 def is_tradingview(client: str, settings: Settings) -> bool:

@@ -1,16 +1,30 @@
-"""The control port: loopback only, never tunnelled, every request signed.
+"""The control port: loopback only, never tunnelled, every request signed, once.
 
 ``tvdesk status`` / ``kill`` / ``resume`` / ``flatten`` talk to the running
-engine of a data dir here. Requests carry ``X-TVDesk-Signature`` made with the
-webhook secret over the method, path and body (``signed_message``), so another
-local user who can reach the port but cannot read the keyring cannot flip the
-kill switch, nor replay a webhook's signature as a control request.
+engine of a data dir here. Each request carries two headers::
+
+    X-TVDesk-Nonce: <16 to 64 of A-Z a-z 0-9 - _, new for every request>
+    X-TVDesk-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + message>
+
+made with the webhook secret, where ``message`` (``signed_message``) is::
+
+    "tvdesk-control <METHOD> <target>\n<nonce>\n" + body
+
+and ``<target>`` is the request target exactly as sent: the path, then ``?`` and
+the query string when there is one (``/status?verbose=1``). So another local
+user who can reach the port but cannot read the keyring cannot flip the kill
+switch; a webhook's signature, or one control request's, cannot be used for
+another method, path, query or body; and a captured request cannot be sent
+again: the engine remembers each nonce for as long as its signature is valid
+(5 minutes either side of t) and refuses a request signed before it started.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import re
+import secrets
 import time
 import urllib.error
 import urllib.request
@@ -32,20 +46,53 @@ class ControlledEngine(Protocol):
 
     async def status(self) -> dict[str, Any]: ...
 
-    def set_kill_switch(self, on: bool, reason: str) -> None: ...
+    async def kill_kept(self, reason: str) -> str: ...
 
-    def resume(self) -> None: ...
+    async def resume_kept(self) -> str: ...
 
     async def flatten(self) -> list[str]: ...
 
 
+NONCE_HEADER = "X-TVDesk-Nonce"
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+class UsedNonces:
+    """The nonces of the control requests this engine took, each while its signature holds."""
+
+    def __init__(self, started_at: float) -> None:
+        # Nonces are kept in memory only: a request signed before this engine started
+        # could have been taken by the one before, so it is refused outright.
+        self.started_at = int(started_at)
+        self._until: dict[str, float] = {}
+
+    def take(self, nonce: str, signed_at: int, now: float) -> str | None:
+        """Remember ``nonce``; the reason to refuse the request instead, in words."""
+        if signed_at < self.started_at:
+            return (
+                "this control request was signed before the engine started: a request is "
+                "good once, for the engine running when it was signed; sign a new one"
+            )
+        self._until = {n: until for n, until in self._until.items() if until >= now}
+        if nonce in self._until:
+            return (
+                f"this control request was already used ({NONCE_HEADER} seen before): each "
+                "request is taken once, so a captured one cannot be replayed; sign a new one "
+                "with a new nonce"
+            )
+        self._until[nonce] = signed_at + auth.SIGNATURE_MAX_AGE_S
+        return None
+
+
 ENGINE = web.AppKey("engine", ControlledEngine)
+NONCES = web.AppKey("nonces", UsedNonces)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def create_control_app(engine: ControlledEngine) -> web.Application:
     app = web.Application(middlewares=[_signed_loopback_only], client_max_size=65536)
     app[ENGINE] = engine
+    app[NONCES] = UsedNonces(engine.clock.time())
     app.router.add_get("/status", _status)
     app.router.add_post("/kill", _kill)
     app.router.add_post("/resume", _resume)
@@ -68,18 +115,41 @@ async def _signed_loopback_only(request: web.Request, handler: Handler) -> web.S
         return _json({"error": "forbidden", "message": "the control port is loopback only"}, 403)
     body = await request.read()
     signature = request.headers.get(auth.TVDESK_SIGNATURE_HEADER)
+    nonce = request.headers.get(NONCE_HEADER, "")
     now = engine.clock.time()
     if not signature:
-        return _json({"error": "unauthorized", "message": "control requests must be signed"}, 401)
+        return _unauthorized("control requests must be signed (see tvdesk.door.control)")
+    if not _NONCE.fullmatch(nonce):
+        return _unauthorized(
+            f"control requests need a one-time {NONCE_HEADER} header (16 to 64 letters, "
+            "digits, - or _), covered by the signature (see tvdesk.door.control)"
+        )
     result = auth.verify_signature(
         (auth.TVDESK_SIGNATURE_HEADER, signature),
-        signed_message(request.method, request.path, body),
+        # raw_path: the target as sent, query string included, so neither can be changed.
+        signed_message(request.method, request.raw_path, nonce, body),
         engine.keystore.webhook_secrets(now),
         now,
     )
     if not result.ok:
-        return _json({"error": "unauthorized", "message": result.reason}, 401)
+        return _unauthorized(result.reason)
+    refused = request.app[NONCES].take(nonce, _signed_at(signature), now)
+    if refused is not None:
+        return _unauthorized(refused)
     return await handler(request)
+
+
+def _unauthorized(message: str) -> web.Response:
+    return _json({"error": "unauthorized", "message": message}, 401)
+
+
+def _signed_at(signature: str) -> int:
+    # Only called once the signature verified, so it holds exactly one whole t.
+    for part in signature.split(","):
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "t":
+            return int(value.strip())
+    raise ValueError("a verified X-TVDesk-Signature without t")
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -102,17 +172,18 @@ async def _kill(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
     body = await _body(request)
     reason = str(body.get("reason") or "tvdesk kill")
-    engine.set_kill_switch(True, reason)
+    # The reply waits for the journal: it says where the switch is kept.
+    message = await engine.kill_kept(reason)
     flattened: list[str] = []
     if body.get("flatten"):
         flattened = await engine.flatten()
-    return _json({"kill_switch": True, "flatten_alerts": flattened})
+    return _json({"kill_switch": True, "message": message, "flatten_alerts": flattened})
 
 
 async def _resume(request: web.Request) -> web.Response:
     engine = request.app[ENGINE]
-    engine.resume()
-    return _json({"kill_switch": False})
+    message = await engine.resume_kept()
+    return _json({"kill_switch": False, "message": message})
 
 
 async def _flatten(request: web.Request) -> web.Response:
@@ -127,25 +198,38 @@ class ControlError(Exception):
     """The running engine could not be reached or refused; the message says why."""
 
 
-def signed_message(method: str, path: str, body: bytes) -> bytes:
-    """What a control request's signature covers: its method and path, then its body.
+def signed_message(method: str, target: str, nonce: str, body: bytes) -> bytes:
+    """What a control request's signature covers: method, target (path?query), nonce, body.
 
     So a webhook's signature (over a body alone), or one control request's, cannot be
     replayed as another: a captured alert signature never flattens positions.
     """
-    return f"tvdesk-control {method.upper()} {path}\n".encode() + body
+    return f"tvdesk-control {method.upper()} {target}\n{nonce}\n".encode() + body
+
+
+def control_headers(
+    secret: str, method: str, target: str, body: bytes, t: int, nonce: str | None = None
+) -> dict[str, str]:
+    """The headers that sign one control request (a fresh nonce unless one is given)."""
+    nonce = nonce or secrets.token_urlsafe(18)
+    message = signed_message(method, target, nonce, body)
+    return {
+        NONCE_HEADER: nonce,
+        auth.TVDESK_SIGNATURE_HEADER: auth.sign_tvdesk(secret, message, t),
+    }
 
 
 def call(
-    port: int, secret: str, method: str, path: str, body: dict[str, Any] | None = None
+    port: int, secret: str, method: str, target: str, body: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    """One signed control request to the engine on ``port``; ``target`` is path[?query]."""
     data = json.dumps(body).encode() if body is not None and method == "POST" else b""
-    signature = auth.sign_tvdesk(secret, signed_message(method, path, data), int(time.time()))
+    signed = control_headers(secret, method, target, data, int(time.time()))
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
+        f"http://127.0.0.1:{port}{target}",
         data=data if method == "POST" else None,
         method=method,
-        headers={"Content-Type": "application/json", auth.TVDESK_SIGNATURE_HEADER: signature},
+        headers={"Content-Type": "application/json", **signed},
     )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:

@@ -19,6 +19,7 @@ from tvdesk.core.alert.canonical import canonical_json, text_hash
 from tvdesk.core.alert.fields import Alert, InvalidAlert, alert_to_dict
 from tvdesk.core.alert.redact import scrub_runs
 from tvdesk.core.events import AlertAccepted, AlertRejected
+from tvdesk.core.network import network_of
 from tvdesk.door.deps import DoorDeps
 from tvdesk.store.errors import JournalError
 from tvdesk.store.journal import AlertRecord
@@ -64,6 +65,8 @@ class Visit:
         self.now = now
         self.latency: dict[str, float] = {}
         self._last = 0.0
+        # Set once a signature header has verified: the hash of the exact body signed.
+        self.signed_hash: str | None = None
 
     def mark(self, step: str, started: float) -> None:
         elapsed = (time.perf_counter() - started) * 1000
@@ -102,7 +105,8 @@ class Visit:
         retry_after = limiter.retry_after(self.client, self.now)
         if retry_after is not None:
             message = (
-                f"too many failed attempts from {self.client}: try again in {retry_after} s "
+                f"too many failed attempts from {self.client}'s network "
+                f"{network_of(self.client)}: try again in {retry_after} s "
                 f"(last problem: {message})"
             )
             code, error = 429, "rate_limited"
@@ -135,10 +139,13 @@ class Visit:
         record.raw = raw[:RAW_KEEP_BYTES]
         record.client_ref = client_ref
         record.latency = self.latency
+        record.signed_hash = self.signed_hash
         try:
             admission = await self.deps.journal.admit(record, 0)
         except JournalError as exc2:
             return self.unavailable(exc2)
+        if admission.duplicate_of is not None:
+            return self._duplicate(record, admission.duplicate_of)
         self._rejected(admission.alert_id, "invalid_alert", exc.message)
         return reply(
             422,
@@ -185,15 +192,13 @@ class Visit:
         record.trail = trail
         record.latency = self.latency
         record.mode = self.deps.mode()
+        record.signed_hash = self.signed_hash
         try:
             admission = await self.deps.journal.admit(record, self.settings.auth.dedupe_window_s)
         except JournalError as exc:
             return self.unavailable(exc)
         if admission.duplicate_of is not None:
-            self._rejected(record.alert_id, "duplicate", record.message or "duplicate")
-            return reply(
-                409, alert_id=admission.duplicate_of, error="duplicate", message=record.message
-            )
+            return self._duplicate(record, admission.duplicate_of)
         self.deps.on_accepted(record)
         self.deps.bus.publish(
             AlertAccepted(
@@ -207,6 +212,10 @@ class Visit:
             )
         )
         return reply(200, alert_id=admission.alert_id)
+
+    def _duplicate(self, record: AlertRecord, first: str) -> web.Response:
+        self._rejected(record.alert_id, "duplicate", record.message or "duplicate")
+        return reply(409, alert_id=first, error="duplicate", message=record.message)
 
 
 def _qty_text(alert: Alert) -> str | None:

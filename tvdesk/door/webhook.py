@@ -7,11 +7,12 @@ acknowledged before the journal has committed it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 from tvdesk import __version__
 from tvdesk.core import auth
@@ -24,13 +25,12 @@ from tvdesk.door.clients import client_of, is_tradingview, not_tradingview
 from tvdesk.door.deps import DEPS, TRUST_FORWARDED, DoorDeps
 from tvdesk.door.visit import Visit
 
-# aiohttp refuses bodies past this on its own; the configurable limit is checked below it.
-HARD_BODY_CAP = 16 * 1024 * 1024
-
 
 def create_app(deps: DoorDeps, *, trust_forwarded: bool = False) -> web.Application:
     """The door. ``trust_forwarded`` only for the listener the tunnel feeds."""
-    app = web.Application(client_max_size=HARD_BODY_CAP)
+    # The body is read by read_body, chunk by chunk against listener.max_body_bytes;
+    # client_max_size only bounds aiohttp's own request.read(), which nothing here calls.
+    app = web.Application()
     app[DEPS] = deps
     app[TRUST_FORWARDED] = trust_forwarded
     app.router.add_post("/webhook", handle_webhook)
@@ -63,11 +63,14 @@ async def handle_webhook(request: web.Request) -> web.Response:
     if request.content_length is not None and request.content_length > limit:
         return visit.refuse_unsigned(413, "too_large", _too_large(request.content_length, limit))
     try:
-        body = await request.read()
-    except web.HTTPRequestEntityTooLarge:
+        body = await read_body(request.content, limit, settings.listener.read_timeout_s)
+    except (TimeoutError, ConnectionError):
+        # Too slow, or gone: cut the connection; there is nobody to answer.
+        if request.transport is not None:
+            request.transport.close()
+        return web.Response(status=408)  # never sent: the transport is closed
+    if body is None:
         return visit.refuse_unsigned(413, "too_large", _too_large(None, limit))
-    if len(body) > limit:
-        return visit.refuse_unsigned(413, "too_large", _too_large(len(body), limit))
 
     secrets = deps.keystore.webhook_secrets(now)
     signature = auth.find_signature(request.headers)
@@ -75,6 +78,8 @@ async def handle_webhook(request: web.Request) -> web.Response:
         result = auth.verify_signature(signature, body, secrets, now)
         if not result.ok:
             return visit.auth_failed(401, "unauthorized", result.reason)
+        # A signature proves who sent the body, not when: the journal takes it once.
+        visit.signed_hash = auth.signed_body_hash(body)
     try:
         obj = load_body(body)
     except BodyError as exc:
@@ -99,12 +104,33 @@ async def handle_webhook(request: web.Request) -> web.Response:
             max_age_s=settings.auth.max_alert_age_s,
             max_skew_s=settings.auth.max_clock_skew_s,
             webhook_secrets=accepted_secrets,
-            redacted=redacted,
         )
     except InvalidAlert as exc:
         return await visit.refuse_invalid(exc, raw, _client_ref_guess(redacted))
     visit.mark("parse", started)
     return await visit.admit(alert, raw, redacted, signature)
+
+
+async def read_body(content: StreamReader, limit: int, timeout_s: float) -> bytes | None:
+    """The request body; None as soon as it passes ``limit`` bytes.
+
+    Read chunk by chunk as it arrives, so a body without a Content-Length (chunked) is
+    never buffered past the limit. A body that has not arrived whole within ``timeout_s``
+    raises TimeoutError: a client that stalls mid-body is cut off.
+    """
+    if content.is_eof():
+        # The usual alert: its whole body came with the headers, nothing to wait for.
+        body = content.read_nowait()
+        return body if len(body) <= limit else None
+    chunks: list[bytes] = []
+    size = 0
+    async with asyncio.timeout(timeout_s):
+        while chunk := await content.readany():
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _too_large(size: int | None, limit: int) -> str:

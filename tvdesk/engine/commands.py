@@ -21,7 +21,7 @@ from tvdesk.core.clock import Clock
 from tvdesk.core.events import SecretRotated, SettingsChanged
 from tvdesk.core.lockout import FailedAuthLimiter
 from tvdesk.engine.errors import EngineError
-from tvdesk.engine.job import INTERNAL_PREFIX
+from tvdesk.engine.job import ORIGIN_FLATTEN
 from tvdesk.engine.reload import SettingsSync, changes
 from tvdesk.store.journal import AlertRecord, Journal
 from tvdesk.store.queries import Queries
@@ -77,7 +77,20 @@ class EngineCommands:
         if changed:
             self.bus.publish(SettingsChanged(self.clock.time(), "\n".join(changed)))
 
+    def hold_paper(self) -> bool:
+        """LIVE needs consent at every start: run in PAPER until ``set_mode("live")``.
+
+        Called before start(). settings.toml keeps its ``mode = "live"`` meanwhile (the
+        trader's choice stays recorded); True when the settings asked for live.
+        """
+        if self.settings.mode != "live":
+            return False
+        self.settings_sync.hold("mode", "paper")
+        self.settings = replace(self.settings, mode="paper")
+        return True
+
     def set_mode(self, mode: str) -> None:
+        self.settings_sync.release("mode")  # the trader chose: the file records it again
         self.update_settings(replace(self.settings, mode=mode))
 
     # -- alerts tvdesk makes itself ---------------------------------------------
@@ -86,7 +99,9 @@ class EngineCommands:
         """Close every position tvdesk built, at market; returns the alerts made for it.
 
         Each close is an alert of its own (source ``internal:flatten``) so the log
-        and the export show it like any other, with its trail.
+        and the export show it like any other, with its trail. Made here, inside the
+        engine, never through a listener: its privilege (it passes the kill switch and
+        every limit) is the journal's ``origin``, which no request can set.
         """
         created = []
         for position in await self.queries.positions(self.settings.mode):
@@ -100,18 +115,22 @@ class EngineCommands:
                 market_position="flat",
                 strategy="flatten",
             )
-            created.append(await self._inject(alert, f"{INTERNAL_PREFIX}flatten"))
+            created.append(await self._inject(alert, "internal:flatten", origin=ORIGIN_FLATTEN))
         return created
 
-    async def replay(self, alert_id: str) -> str:
+    async def replay(self, alert_id: str, *, again: bool = False) -> str:
         """Run a journaled alert again as a new alert with ``replay_of`` set.
 
         Only the duplicate and age checks are skipped; everything else runs again
-        on today's settings.
+        on today's settings. An alert replayed before is refused unless ``again``:
+        each replay may place an order.
         """
         original = await self.queries.alert(alert_id)
         if original is None:
             raise EngineError(f"no alert {alert_id} in the journal")
+        earlier = await self.queries.replays_of(alert_id)
+        if earlier and not again:
+            raise EngineError(f"alert {alert_id} was already replayed as {earlier[-1]}")
         if not original.get("raw"):
             raise EngineError(f"alert {alert_id} has no stored body to replay")
         try:
@@ -126,7 +145,14 @@ class EngineCommands:
             raise EngineError(f"alert {alert_id} is still invalid: {exc}") from exc
         return await self._inject(alert, "replay", replay_of=alert_id)
 
-    async def _inject(self, alert: Alert, client: str, replay_of: str | None = None) -> str:
+    async def _inject(
+        self,
+        alert: Alert,
+        client: str,
+        replay_of: str | None = None,
+        origin: str | None = None,
+    ) -> str:
+        """Journal an alert tvdesk makes itself and queue it; ``client`` only labels it."""
         now = self.clock.time()
         detail = "replay" if replay_of else client
         record = AlertRecord(
@@ -143,6 +169,7 @@ class EngineCommands:
             trail=[{"step": "source", "ok": True, "detail": f"made by tvdesk ({detail})"}],
             replay_of=replay_of,
             mode=self.settings.mode,
+            origin=origin,
         )
         await self.journal.admit(record, 0)
         self._on_accepted(record)

@@ -12,11 +12,12 @@ from tvdesk.config.schema import Settings
 from tvdesk.core.alert.fields import Alert, alert_from_dict
 from tvdesk.core.clock import Clock
 from tvdesk.core.ids import client_order_id
-from tvdesk.core.risk import OrderIntent, RiskLimits, check
+from tvdesk.core.risk import OrderIntent, RiskLimits, check, kill_switch
 from tvdesk.core.sizing import SizingError, size_order
 from tvdesk.core.symbols import Mapping, MapRule, Unmapped, normalise, resolve
 from tvdesk.engine.counters import RiskCounters
-from tvdesk.engine.job import INTERNAL_PREFIX, Decision, Job, Trail
+from tvdesk.engine.job import ORIGIN_FLATTEN, Decision, Job, Trail
+from tvdesk.engine.pricing import price_order
 
 
 async def decide_steps(
@@ -28,7 +29,17 @@ async def decide_steps(
     clock: Clock,
 ) -> Decision:
     alert = alert_from_dict(job.alert)
-    internal = job.client.startswith(INTERNAL_PREFIX)
+    # Privilege is the journal's origin, which only the engine writes (flatten); never the
+    # client, a header or a field: those are a request's to choose.
+    internal = job.origin == ORIGIN_FLATTEN
+    # The kill switch's own flatten is how the switch protects: no limit may refuse it.
+    limits = RiskLimits() if internal else _limits(settings)
+    # The kill switch before anything else: with it on, that is the reason, never a
+    # lesser one (an unmapped symbol, a price, "nothing to sell").
+    halted = kill_switch(limits)
+    if halted is not None:
+        trail.add("risk", False, halted.reason)
+        return Decision("rejected", halted.reason)
 
     try:
         mapping = await map_symbol(alert, settings, internal, broker)
@@ -36,22 +47,19 @@ async def decide_steps(
         trail.add("map", False, str(exc))
         return Decision("rejected", str(exc))
     trail.add("map", True, mapping.describe(alert.symbol))
-    price = alert.price
-    if price is None and (internal or broker.mode == "live"):
-        try:
-            price = await broker.market_price(mapping)
-        except Refusal as exc:
-            trail.add("price", False, str(exc))
-            return Decision("rejected", str(exc))
-        if price is not None and not internal:
-            trail.add("price", True, f"no price in the alert: {price} from {mapping.exchange}")
+    # ``price`` is what the order goes at; ``value`` what sizing and every limit see (live:
+    # the exchange's price, never the alert's word).
+    priced = await price_order(alert, mapping, broker, settings, trail, internal=internal)
+    if isinstance(priced, Decision):
+        return priced
+    price, value = priced.price, priced.value
 
     holdings = await broker.holdings(mapping)
     try:
         sizing = size_order(
             alert,
             multiplier=mapping.qty_multiplier,
-            price=price,
+            price=value,
             quote_free=holdings.quote_free,
             base_free=holdings.base_free,
             position_qty=holdings.position_qty,
@@ -67,21 +75,18 @@ async def decide_steps(
     for note in sizing.notes:
         trail.add("size", True, note)
     try:
-        qty, price, note = await broker.conform(mapping, sizing.qty, price)
+        qty, value, note = await broker.conform(mapping, sizing.qty, value)
     except Refusal as exc:
         trail.add("precision", False, str(exc))
         return Decision("rejected", str(exc))
     trail.add("precision", True, note)
 
-    limits = _limits(settings)
-    if internal:
-        limits = RiskLimits()  # flattening is how the kill switch protects; never refuse it
-    elif alert.test and price is None:
+    if alert.test and value is None and not internal:
         limits = replace(limits, max_notional=Decimal(0), max_position_notional=Decimal(0))
         trail.add("risk", True, "test alert without a price: notional limits not checked")
     now = clock.time()
     verdict = check(
-        OrderIntent(mapping.symbol, mapping.quote, sizing.side, qty, price, alert.confidence),
+        OrderIntent(mapping.symbol, mapping.quote, sizing.side, qty, value, alert.confidence),
         limits,
         counters.risk_state(mapping.symbol, holdings.position_qty, now, broker.mode),
         now,

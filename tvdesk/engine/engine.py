@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from tvdesk import __version__
 from tvdesk.brokers.base import Broker
 from tvdesk.brokers.paper import PaperBroker
+from tvdesk.brokers.prices import PublicPrices
 from tvdesk.config.keystore import Keystore
 from tvdesk.config.paths import Paths
 from tvdesk.config.schema import Settings
@@ -41,6 +42,7 @@ from tvdesk.store.journal import AlertRecord, Journal
 from tvdesk.store.queries import Queries
 from tvdesk.support.bus import EventBus
 from tvdesk.support.lockfile import DataDirLock
+from tvdesk.tunnel.agent_config import remove_leftover_config
 from tvdesk.tunnel.manager import TunnelManager
 
 if TYPE_CHECKING:
@@ -68,7 +70,7 @@ class Engine(KillSwitchCommands, EngineCommands, EngineQueries):
         self.settings = settings
         # Command-line flags override settings.toml for this run only.
         self.settings_sync = SettingsSync(
-            paths.settings_file, overrides or {}, lambda: self.settings, self._adopt
+            paths.settings_file, overrides or {}, lambda: self.settings, self._adopt_from_file
         )
         self._watch: asyncio.Task[None] | None = None
         self.keystore = keystore
@@ -82,7 +84,11 @@ class Engine(KillSwitchCommands, EngineCommands, EngineQueries):
             else None
         )
         self.journal = Journal(paths.journal_file, busy_timeout_ms=journal_busy_timeout_ms)
-        self.paper = PaperBroker(paths.journal_file, lambda: self.settings.paper)
+        self.paper = PaperBroker(
+            paths.journal_file,
+            lambda: self.settings.paper,
+            PublicPrices(lambda: self.settings.exchange, clock),
+        )
         self.live: LiveBroker | None = None  # made on first use: it loads ccxt
         self.live_tuning: LiveTuning | None = None  # the live broker's timings (tests shrink them)
         self.worker = Worker(
@@ -99,7 +105,7 @@ class Engine(KillSwitchCommands, EngineCommands, EngineQueries):
         self._lock = DataDirLock(paths.lock_file)
         self._listeners = Listeners()
         self.port = 0
-        self.tunnel_port = 0
+        self.tunnel_port: int | None = None  # None: no tunnel, no tunnel listener
         self.control_port = 0
         self.started = False
 
@@ -110,7 +116,12 @@ class Engine(KillSwitchCommands, EngineCommands, EngineQueries):
         self.paths.ensure()
         self._lock.acquire(f"tvdesk {__version__}")
         try:
+            # Before anything else, tunnel or not: the ngrok authtoken a crash left on disk.
+            remove_leftover_config(self.paths)
+            self.paths.tighten()  # ours now: nobody else reads the journal, settings, logs
             self.keystore.ensure_webhook_secret()
+            # Reading them deletes a previous secret whose grace ended while tvdesk was off.
+            self.keystore.webhook_secrets(self.clock.time())
             self.journal.open()
             deps = DoorDeps(
                 settings=lambda: self.settings,
@@ -126,15 +137,18 @@ class Engine(KillSwitchCommands, EngineCommands, EngineQueries):
             )
             listener = self.settings.listener
             serve = self._listeners.serve
-            self.port = await serve(create_app(deps), listener.host, listener.port)
-            # The tunnel's own loopback listener: the only one that believes
-            # X-Forwarded-For, because only the ngrok agent talks to it.
-            self.tunnel_port = await serve(create_app(deps, trust_forwarded=True), "127.0.0.1", 0)
-            self.control_port = await serve(create_control_app(self), "127.0.0.1", 0)
-            await self._restore_daily_loss_trip()
+            self.port = await serve(create_app(deps), listener.host, listener.port, listener)
+            if self.tunnel is not None:
+                # The tunnel's own loopback listener: the only one that believes
+                # X-Forwarded-For, because only the ngrok agent talks to it. Without the
+                # tunnel there is no such listener at all: nothing to forward for.
+                tunnel_app = create_app(deps, trust_forwarded=True)
+                self.tunnel_port = await serve(tunnel_app, "127.0.0.1", 0, listener)
+            self.control_port = await serve(create_control_app(self), "127.0.0.1", 0, listener)
+            await self._restore_kill_switch()
             await self.worker.start()
             self._write_engine_file()
-            if self.tunnel is not None:
+            if self.tunnel is not None and self.tunnel_port is not None:
                 await self.tunnel.start(self.tunnel_port)
         except BaseException:
             await self._teardown()
@@ -234,6 +248,7 @@ class Engine(KillSwitchCommands, EngineCommands, EngineQueries):
                 latency=record.latency,
                 replay_of=record.replay_of,
                 mode=record.mode,
+                origin=record.origin,
             )
         )
 

@@ -16,7 +16,7 @@ def write_engine_file(
     *,
     host: str,
     port: int,
-    tunnel_port: int,
+    tunnel_port: int | None,  # None: the tunnel is off, so there is no tunnel listener
     control_port: int,
     public_url: str | None,
     mode: str,
@@ -31,4 +31,4 @@ def write_engine_file(
         "mode": mode,
         "version": __version__,
     }
-    write_atomic(path, json.dumps(info, indent=2))
+    write_atomic(path, json.dumps(info, indent=2), mode=0o600)

@@ -9,7 +9,11 @@ from typing import Any
 
 from tvdesk.brokers.base import Broker, Execution
 
-INTERNAL_PREFIX = "internal:"  # the client of alerts tvdesk makes itself (flatten)
+# The origin of the alerts the kill switch's flatten makes: they pass the kill switch and
+# every risk limit, and trade the position's own market. Only the engine writes an origin
+# (``EngineCommands.flatten``, kept in the journal's ``origin`` column); nothing a request
+# carries (a header, a field, its address) can set one.
+ORIGIN_FLATTEN = "flatten"
 
 
 @dataclass
@@ -24,6 +28,7 @@ class Job:
     latency: dict[str, float] = field(default_factory=dict)
     replay_of: str | None = None
     mode: str | None = None  # the engine's mode when it was accepted (None: before v2)
+    origin: str | None = None  # ORIGIN_FLATTEN, or None for every alert a request brought
 
 
 @dataclass

@@ -36,7 +36,7 @@ class EngineQueries:
     queries: Queries
     live: LiveBroker | None
     port: int
-    tunnel_port: int
+    tunnel_port: int | None
     broker: Callable[[str], Broker]
     _live_broker: Callable[[], LiveBroker]
 

@@ -34,10 +34,11 @@ def pending_jobs(conn: sqlite3.Connection) -> list[Job]:
             latency=json.loads(r["latency"]),
             replay_of=r["replay_of"],
             mode=r["mode"],
+            origin=r["origin"],
         )
         for r in conn.execute(
-            "SELECT alert_id, alert, client, received_at, trail, latency, replay_of, mode"
-            " FROM alerts WHERE outcome = 'pending' ORDER BY seq"
+            "SELECT alert_id, alert, client, received_at, trail, latency, replay_of, mode,"
+            " origin FROM alerts WHERE outcome = 'pending' ORDER BY seq"
         )
     ]
 

@@ -20,6 +20,8 @@ from tvdesk.config.schema import Settings, settings_to_dict
 
 log = logging.getLogger(__name__)
 
+_NONE = object()  # hold(): the key had no override before
+
 # Changing these needs a restart (listeners) or the trader's consent (mode).
 _NOT_LIVE = ("schema_version", "mode", "listener", "tunnel")
 
@@ -73,6 +75,26 @@ class SettingsSync:
         self._current = current
         self._adopt = adopt
         self._mtime = self._stat()
+        self._held: dict[str, Any] = {}  # dotted key -> the override it replaced (or _NONE)
+        # What the file itself last said about the kill switch: only the file going from
+        # on to off lifts it; a file that never said "on" (its save failed) does not.
+        self._file_kill_switch = current().risk.kill_switch
+
+    def hold(self, dotted: str, value: Any) -> None:
+        """Run with ``value`` for ``dotted`` while the file keeps its own, until release()."""
+        if dotted not in self._held:
+            self._held[dotted] = self.overrides.get(dotted, _NONE)
+        self.overrides[dotted] = value
+
+    def release(self, dotted: str) -> None:
+        """End a hold(): the key is as the command line left it (written back unless a flag)."""
+        if dotted not in self._held:
+            return
+        previous = self._held.pop(dotted)
+        if previous is _NONE:
+            del self.overrides[dotted]
+        else:
+            self.overrides[dotted] = previous
 
     def _stat(self) -> float | None:
         try:
@@ -90,6 +112,7 @@ class SettingsSync:
                 to_save = _set(to_save, path, _get(on_file, path))
         save_settings(to_save, self.path)
         self._mtime = self._stat()
+        self._file_kill_switch = to_save.risk.kill_switch
 
     def poll(self) -> list[str]:
         """Reload if the file changed since we last read or wrote it."""
@@ -117,6 +140,16 @@ class SettingsSync:
         for line in needs_restart:
             log.warning("settings.toml: %s — takes effect after a restart", line)
         new = dataclasses.replace(on_file, **pinned)
+        file_was_on, self._file_kill_switch = self._file_kill_switch, on_file.risk.kill_switch
+        if current.risk.kill_switch and not new.risk.kill_switch and not file_was_on:
+            # The switch is on although the file never said so (kept in the journal when
+            # the file could not be saved): an unrelated edit must not lift it.
+            log.warning(
+                "settings.toml says risk.kill_switch = false, but the kill switch stays ON "
+                "(kept in the journal): lift it with `tvdesk resume` or in the window"
+            )
+            risk = dataclasses.replace(new.risk, kill_switch=True)
+            new = dataclasses.replace(new, risk=risk)
         changed = changes(current, new)
         if changed:
             self._adopt(new)

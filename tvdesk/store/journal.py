@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tvdesk.core.network import network_of
 from tvdesk.store.errors import JournalError
 from tvdesk.store.schema import connect, migrate
 from tvdesk.store.writer import WriteOp, Writer
@@ -54,6 +55,10 @@ class AlertRecord:
     replay_of: str | None = None
     via_tunnel: bool = False
     mode: str | None = None  # paper | live, for accepted alerts: the engine's mode then
+    # sha256 hex of the exact body of a request signed by a header: taken once, ever.
+    signed_hash: str | None = None
+    # "flatten" for the kill switch's own alerts: set by the engine alone, never by the door.
+    origin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,10 +148,32 @@ class Journal:
         """Journal an authenticated request; an accepted one is checked for duplicates.
 
         Runs on the single writer thread, so the duplicate check and the insert
-        are one atomic step with respect to every other alert.
+        are one atomic step with respect to every other alert. A signed request
+        (``record.signed_hash``) whose body was journaled before is a duplicate
+        whatever it is and whenever it comes: a captured signed request cannot be
+        replayed, not even after a restart.
         """
 
         def op(conn: sqlite3.Connection) -> Admission:
+            if record.signed_hash is None:
+                return admit_once(conn)
+            row = conn.execute(
+                "SELECT alert_id FROM signed_bodies WHERE body_hash = ?", (record.signed_hash,)
+            ).fetchone()
+            if row is not None:
+                return _insert_duplicate(conn, record, row[0], _signed_again_message(row[0]))
+            admission = admit_once(conn)
+            conn.execute(
+                "INSERT INTO signed_bodies (body_hash, alert_id, seen_at) VALUES (?, ?, ?)",
+                (
+                    record.signed_hash,
+                    admission.duplicate_of or admission.alert_id,
+                    record.received_at,
+                ),
+            )
+            return admission
+
+        def admit_once(conn: sqlite3.Connection) -> Admission:
             if record.status == "accepted" and record.client_ref is not None:
                 # The unique index answers "seen before?" as part of the insert.
                 try:
@@ -157,18 +184,12 @@ class Journal:
             if record.status == "accepted":
                 first = _find_duplicate(conn, record, dedupe_window_s)
                 if first is not None:
-                    record.status = "duplicate"
-                    record.error = "duplicate"
-                    # Refused before any exchange was contacted: DESIGN's "rejected".
-                    record.outcome = "rejected"
-                    record.message = _duplicate_message(record, first)
-                    record.reason = record.message
-                    _insert_alert(conn, record, duplicate_of=first)
-                    return Admission(record.alert_id, duplicate_of=first)
+                    return _insert_duplicate(conn, record, first, _duplicate_message(record, first))
             _insert_alert(conn, record)
             return Admission(record.alert_id)
 
-        return await self.run(op, single=True)
+        # A signed request writes two rows: they need the savepoint to go together.
+        return await self.run(op, single=record.signed_hash is None)
 
     def record_nowait(self, record: AlertRecord) -> None:
         """Journal a refused request without waiting for the commit."""
@@ -177,12 +198,13 @@ class Journal:
     def refuse_unauthenticated(self, record: AlertRecord) -> None:
         """Journal a refused, unauthenticated request without waiting.
 
-        The first few per client and minute are stored as they are; the rest
-        of a flood only count up one summary row, so nobody can fill the
-        disk by knocking.
+        The first few per client network (/24 IPv4, /64 IPv6) and minute are
+        stored as they are; the rest of a flood only count up one summary row,
+        so nobody can fill the disk by knocking, nor by hopping addresses.
         """
         minute = int(record.received_at // 60)
-        key = (record.client, record.error or "", minute)
+        network = network_of(record.client)
+        key = (network, record.error or "", minute)
         seen, summary_id = self._flood.get(key, (0, None))
         seen += 1
         if len(self._flood) > 10_000:
@@ -194,7 +216,7 @@ class Journal:
         if summary_id is None:
             summary_id = record.alert_id
             self._flood[key] = (seen, summary_id)
-            record.message = f"{record.message} (repeated requests from {record.client} summarised)"
+            record.message = f"{record.message} (repeated requests from {network} summarised)"
             self.run_nowait(lambda conn: _insert_alert(conn, record))
             return
         self._flood[key] = (seen, summary_id)
@@ -244,6 +266,28 @@ def _find_duplicate(
     return row[0] if row else None
 
 
+def _insert_duplicate(
+    conn: sqlite3.Connection, record: AlertRecord, first: str, message: str
+) -> Admission:
+    record.status = "duplicate"
+    record.error = "duplicate"
+    record.fields = None  # a refusal of its own, not the first one's field problems
+    # Refused before any exchange was contacted: DESIGN's "rejected".
+    record.outcome = "rejected"
+    record.message = message
+    record.reason = message
+    _insert_alert(conn, record, duplicate_of=first)
+    return Admission(record.alert_id, duplicate_of=first)
+
+
+def _signed_again_message(first: str) -> str:
+    return (
+        f"this exact signed body was already received (alert {first}); a signed request "
+        "is taken once, so that a captured one cannot be replayed: to send another alert, "
+        "change the body (a new client_ref or timestamp)"
+    )
+
+
 def _duplicate_message(record: AlertRecord, first: str) -> str:
     if record.client_ref is not None:
         return (
@@ -262,8 +306,8 @@ def _insert_alert(
     conn.execute(
         """INSERT INTO alerts (alert_id, received_at, client, via_tunnel, status, error, message,
                fields, client_ref, body_hash, duplicate_of, symbol, side, qty, test, alert, raw,
-               outcome, reason, trail, latency, replay_of, first_seen, last_seen, mode)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               outcome, reason, trail, latency, replay_of, first_seen, last_seen, mode, origin)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         (
             record.alert_id,
             record.received_at,
@@ -290,5 +334,6 @@ def _insert_alert(
             record.received_at,
             record.received_at,
             record.mode,
+            record.origin,
         ),
     )

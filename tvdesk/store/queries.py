@@ -96,6 +96,13 @@ class Queries:
         ]
         return record
 
+    async def replays_of(self, alert_id: str) -> list[str]:
+        """The ids of the alerts that replayed ``alert_id``, oldest first."""
+        rows = await asyncio.to_thread(
+            self._read, "SELECT alert_id FROM alerts WHERE replay_of = ? ORDER BY seq", (alert_id,)
+        )
+        return [str(row["alert_id"]) for row in rows]
+
     async def positions(self, mode: str) -> list[dict[str, Any]]:
         rows = await asyncio.to_thread(
             self._read,

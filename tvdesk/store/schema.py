@@ -4,12 +4,14 @@ and how a connection to the file is opened (WAL, ``synchronous = FULL``, or read
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from pathlib import Path
 
 from tvdesk.store.errors import JournalError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: list[str] = [
     # v1
@@ -124,6 +126,24 @@ _MIGRATIONS: list[str] = [
     """
     ALTER TABLE alerts ADD COLUMN mode TEXT;
     """,
+    # v3: every signed body is taken once, ever: a captured signed request replayed
+    # later (or after a restart) is a duplicate of the alert that first carried it.
+    """
+    CREATE TABLE signed_bodies (
+        body_hash  TEXT PRIMARY KEY,   -- sha256 hex of the exact body bytes
+        alert_id   TEXT NOT NULL,      -- the alert a repeat is a duplicate of
+        seen_at    REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # v4: what made an alert tvdesk's own (``flatten``): written by the engine alone, never
+    # derived from a request, so a restart resumes a pending flatten with its privilege.
+    # Flattens journaled before v4 are known by their client, on rows that did not come
+    # through the tunnel (the only listener that ever took a client from a header).
+    """
+    ALTER TABLE alerts ADD COLUMN origin TEXT;
+    UPDATE alerts SET origin = 'flatten'
+        WHERE client = 'internal:flatten' AND via_tunnel = 0 AND status = 'accepted';
+    """,
 ]
 
 
@@ -133,6 +153,11 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
             f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
         )
     else:
+        # Made owner-only before SQLite sees it: SQLite gives the -wal and -shm files the
+        # journal's own mode, and the journal holds the trader's orders and positions.
+        # An existing file, or one that cannot be made, is left to SQLite and its errors.
+        with contextlib.suppress(OSError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")

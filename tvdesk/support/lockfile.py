@@ -20,8 +20,10 @@ class DataDirLock:
         self._file: IO[str] | None = None
 
     def acquire(self, holder: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held open while locked
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Created owner-only (0600): it names the process, and it lives beside the journal.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        f = os.fdopen(fd, "r+", encoding="utf-8")  # held open while locked
         try:
             _lock(f)
         except OSError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import os
 import queue
 import sys
 import time
@@ -12,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from tvdesk.core.events import Event
+from tvdesk.core.network import network_of
+from tvdesk.support.repeats import RepeatFilter
 
 _listener: logging.handlers.QueueListener | None = None
+_repeats: RepeatFilter | None = None
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,11 +36,24 @@ class JsonFormatter(logging.Formatter):
         event = getattr(record, "event", None)
         if isinstance(event, dict):
             line.update(event)
+        held_back = getattr(record, "held_back", None)
+        if held_back is not None:
+            line["held_back"] = held_back
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         text = json.dumps(line, ensure_ascii=False, default=str)
         record._json = text  # type: ignore[attr-defined]
         return text
+
+
+class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
+    """Each log file (the first, and each one after a rotation) is made owner-only (0600):
+    the log tells what the trader trades, and the umask would leave it readable to all."""
+
+    def _open(self) -> Any:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        fd = os.open(self.baseFilename, flags, 0o600)
+        return os.fdopen(fd, self.mode, encoding=self.encoding, errors=self.errors)
 
 
 class _HandOff(logging.handlers.QueueHandler):
@@ -53,13 +70,17 @@ class _HandOff(logging.handlers.QueueHandler):
 def setup_logging(
     log_file: Path, *, console: bool, level: int = logging.INFO, max_bytes: int = 5_000_000
 ) -> None:
-    """Send every log record to ``log_file`` (and stderr when ``console``) as JSON lines."""
-    global _listener
+    """Send every log record to ``log_file`` (and stderr when ``console``) as JSON lines.
+
+    A line a stranger can make repeat (the network stack's, running out of descriptors)
+    is written once per minute with a count: a flood never rotates the log away.
+    """
+    global _listener, _repeats
     stop_logging()
     log_file.parent.mkdir(parents=True, exist_ok=True)
     formatter = JsonFormatter()
     handlers: list[logging.Handler] = []
-    file_handler = logging.handlers.RotatingFileHandler(
+    file_handler = _PrivateRotatingFile(
         log_file, maxBytes=max_bytes, backupCount=5, encoding="utf-8"
     )
     file_handler.setFormatter(formatter)
@@ -70,7 +91,10 @@ def setup_logging(
         handlers.append(stream)
     q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     root = logging.getLogger()
-    root.handlers[:] = [_HandOff(q)]
+    hand_off = _HandOff(q)
+    _repeats = RepeatFilter(hand_off.emit)
+    hand_off.addFilter(_repeats)
+    root.handlers[:] = [hand_off]
     root.setLevel(level)
     _listener = logging.handlers.QueueListener(q, *handlers, respect_handler_level=True)
     _listener.start()
@@ -78,7 +102,10 @@ def setup_logging(
 
 def stop_logging() -> None:
     """Flush and close the log handlers (at exit)."""
-    global _listener
+    global _listener, _repeats
+    if _repeats is not None:
+        _repeats.flush()  # what a flood held back is counted before the file closes
+        _repeats = None
     if _listener is not None:
         _listener.stop()
         for handler in _listener.handlers:
@@ -98,13 +125,13 @@ KNOCKS_LOGGED_PER_MINUTE = 3
 class EventLogger:
     """The headless front-end: each engine event becomes one structured log line.
 
-    A flood of refused, unauthenticated requests from one client is logged as
+    A flood of refused, unauthenticated requests from one network is logged as
     its first few lines per minute plus one summary line, so nobody can fill
     the disk by knocking.
     """
 
     def __init__(self) -> None:
-        self._knocks: dict[str, tuple[int, int]] = {}  # client -> (minute, count)
+        self._knocks: dict[str, tuple[int, int]] = {}  # network -> (minute, count)
 
     def __call__(self, event: Event) -> None:
         knock = event.name == "AlertRejected" and getattr(event, "error", "") in _KNOCKS
@@ -121,7 +148,8 @@ class EventLogger:
             _event_log.log(level, name, extra={"event": event.to_dict()})
 
     def _count_knock(self, event: Event) -> bool:
-        client = str(getattr(event, "client", ""))
+        # Per network (/24, /64), so hopping addresses does not buy more lines.
+        client = network_of(str(getattr(event, "client", "")))
         minute = int(event.at // 60)
         for other, (seen_minute, count) in list(self._knocks.items()):
             if seen_minute != minute:

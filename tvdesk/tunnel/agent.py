@@ -5,7 +5,7 @@ API. Three pyngrok habits are worked around here, each for a reason:
 
 * ``PyngrokConfig`` reads ``NGROK_AUTHTOKEN`` from the environment and puts any authtoken
   on the agent's command line (``--authtoken``), visible to every user in ``ps``: the
-  token goes in a 0600 config file in tvdesk's own config dir instead.
+  token goes in a 0600 config file in tvdesk's own config dir instead (``agent_config``).
 * pyngrok lets the agent's stderr through to ours, and the agent prints fatal errors
   there, authtoken included: stderr joins stdout, where pyngrok parses each line and the
   log filter below redacts it.
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import subprocess
@@ -32,7 +31,6 @@ from pyngrok import installer, ngrok, process
 from pyngrok.conf import PyngrokConfig
 from pyngrok.log import NgrokLog
 
-from tvdesk.support.atomic import write_atomic
 from tvdesk.tunnel.explain import redact
 from tvdesk.tunnel.guard import GUARD_CODE, GUARD_FLAG
 
@@ -41,13 +39,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 LaunchHook = Callable[["subprocess.Popen[Any]"], None]
 
-# -- the config file -----------------------------------------------------------------
-
-
-def write_config(path: Path, authtoken: str) -> None:
-    """The agent's config, readable by this user only, replaced atomically."""
-    text = f'version: "3"\nagent:\n  authtoken: {json.dumps(authtoken)}\n  update_check: false\n'
-    write_atomic(path, text, mode=0o600)
+# -- pyngrok's settings (the agent's own config file: agent_config) --------------------
 
 
 def make_config(
@@ -129,8 +121,14 @@ def start_agent(config: PyngrokConfig) -> subprocess.Popen[Any]:
 
 
 def open_endpoint(config: PyngrokConfig, port: int, name: str, url: str | None) -> str | None:
-    """Ask the running agent for a public endpoint forwarding to ``port`` (blocking)."""
-    options = {"url": url} if url else {}
+    """Ask the running agent for a public endpoint forwarding to ``port`` (blocking).
+
+    Inspection off for this endpoint too (pyngrok turns it off only for TCP and TLS): the
+    agent would keep each request, webhook secret included, at its unauthenticated API.
+    """
+    options: dict[str, Any] = {"inspect": False}
+    if url:
+        options["url"] = url
     tunnel = ngrok.connect(f"http://127.0.0.1:{port}", name=name, pyngrok_config=config, **options)
     return tunnel.public_url
 

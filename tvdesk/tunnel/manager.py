@@ -23,7 +23,7 @@ from tvdesk.config.paths import Paths
 from tvdesk.config.schema import TunnelSettings
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import Event, TunnelChanged
-from tvdesk.tunnel import launch
+from tvdesk.tunnel import agent_config, launch
 from tvdesk.tunnel.binary import AgentBinary
 from tvdesk.tunnel.confirm import confirm
 from tvdesk.tunnel.explain import NO_AUTHTOKEN, RETRYING, TunnelProblem, redact
@@ -144,7 +144,7 @@ class TunnelManager:
 
             agent.unhide(self._token)
         # The agent read its authtoken at start: no copy of it outlives the tunnel on disk.
-        (self._paths.config_dir / "ngrok" / "ngrok.yml").unlink(missing_ok=True)
+        agent_config.remove_config(self._paths)
         self._set("off")
 
     async def restart(self) -> None:
@@ -188,8 +188,8 @@ class TunnelManager:
         from tvdesk.tunnel import agent  # pyngrok only now: --no-tunnel never imports it
 
         agent.hide(token)
-        config_path = self._paths.config_dir / "ngrok" / "ngrok.yml"
-        agent.write_config(config_path, token)
+        config_path = agent_config.config_path(self._paths)
+        agent_config.write_config(config_path, token)
         self._config = agent.make_config(
             binary, config_path, self._watch.on_log, self.timings.startup_s, self.timings.api_s
         )

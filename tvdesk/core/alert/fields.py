@@ -9,42 +9,34 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
-SECRET_FIELDS = ("secret", "token", "passphrase")
+# The slots for the webhook secret; names.py matches them with case and separators ignored
+# (``signalToken`` = ``signal_token``).
+SECRET_FIELDS = ("secret", "token", "passphrase", "webhook_secret", "signal_token")
 # Secrets are scrubbed from what is journaled as substrings, so a short one would cut
 # ordinary values apart ("41234.5" with secret "1234"); the keystore refuses shorter ones.
 MIN_WEBHOOK_SECRET_LEN = 16
-CREDENTIAL_FIELDS = (
-    *("apikey", "api_key", "api-key", "apisecret", "api_secret", "api-secret"),
-    *("apipassword", "api_password", "password", "apipassphrase", "api_passphrase"),
-    *("secretkey", "secret_key", "privatekey", "private_key"),
+# A field whose normalised name (see is_credential_name) contains one of these holds an
+# exchange or wallet credential: bridges name them every way (api_secret_key, apiSecret,
+# binance_api_key), so a list of exact names always misses one. The webhook secret's own
+# aliases (SECRET_FIELDS, webhook_secret, signal_token) contain none of them.
+CREDENTIAL_NAME_PARTS = (
+    *("apikey", "apisecret", "apipass", "apitoken", "secretkey", "privatekey", "privkey"),
+    *("password", "passwd", "accesskey", "accesstoken", "authtoken", "refreshtoken"),
+    *("clientsecret", "mnemonic", "seedphrase", "credential"),
 )
 
 MAX_SYMBOL_LEN = 64
 MAX_CLIENT_REF_LEN = 128
 
-_ALIASES: dict[str, tuple[str, ...]] = {
-    "symbol": ("symbol", "ticker"),
-    "exchange": ("exchange",),
-    "side": ("side", "action"),
-    "qty": ("qty", "quantity", "size", "amount", "contracts"),
-    "notional": ("notional",),
-    "qty_pct": ("qty_pct",),
-    "position_size": ("position_size", "target_position"),
-    "market_position": ("market_position",),
-    "order_type": ("order_type", "type"),
-    "price": ("price",),
-    "stop_loss": ("stop_loss",),
-    "take_profit": ("take_profit",),
-    "client_ref": ("client_ref", "id", "client_id", "order_id"),
-    "timestamp": ("timestamp", "time", "timenow"),
-    "confidence": ("confidence",),
-    "strategy": ("strategy",),
-    "comment": ("comment",),
-    "signal": ("signal",),
-    "test": ("test",),
-}
-# Lower-case name as sent -> canonical field.
-FIELD_OF = {alias: field for field, aliases in _ALIASES.items() for alias in aliases}
+
+def is_credential_name(key: str) -> bool:
+    """Whether a field name looks like an exchange credential's.
+
+    Case and separators do not count: ``api_secret_key``, ``apiSecret``, ``API-KEY``,
+    ``binance_api_key`` and ``Password`` all do.
+    """
+    normalised = "".join(c for c in key.lower() if c.isalnum())
+    return any(part in normalised for part in CREDENTIAL_NAME_PARTS)
 
 
 class BodyError(ValueError):
@@ -62,10 +54,18 @@ class InvalidAlert(ValueError):
 
 @dataclass(frozen=True)
 class Alert:
+    """A validated alert. ``side`` is "buy", "sell", None (a target position) or "cancel":
+    cancel tvdesk's resting orders on the market, trading nothing (it carries no size).
+
+    ``qty_unit`` is "base" (coins) or "contracts" (passed through on perpetuals). The trail
+    shows ``dialect`` (the format recognised) and ``ignored`` (fields not used).
+    """
+
     symbol: str
     side: str | None
     exchange: str | None = None
     qty: Decimal | None = None
+    qty_unit: str = "base"
     notional: Decimal | None = None
     qty_pct: Decimal | None = None
     target_position: Decimal | None = None
@@ -82,10 +82,15 @@ class Alert:
     signal: str | None = None
     test: bool = False
     notes: tuple[str, ...] = ()
+    dialect: str = ""
+    ignored: tuple[str, ...] = ()
 
     @property
     def sizing(self) -> str:
-        """How the alert sizes its order: "qty" | "notional" | "qty_pct" | "target"."""
+        """How the alert sizes its order: "qty" | "notional" | "qty_pct" | "target", or
+        "cancel" for a cancel (no order to size)."""
+        if self.side == "cancel":
+            return "cancel"
         if self.qty is not None:
             return "qty"
         if self.notional is not None:
@@ -109,6 +114,7 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
         if d[name] is not None:
             d[name] = str(d[name])
     d["notes"] = list(alert.notes)
+    d["ignored"] = list(alert.ignored)
     return d
 
 
@@ -121,4 +127,5 @@ def alert_from_dict(d: Mapping[str, Any]) -> Alert:
     if values.get("timestamp") is not None:
         values["timestamp"] = float(values["timestamp"])
     values["notes"] = tuple(values.get("notes", ()))
+    values["ignored"] = tuple(values.get("ignored", ()))
     return Alert(**values)

@@ -8,22 +8,20 @@ A JSON null or a blank string counts as "not given": templates often carry every
 leave the unused ones empty.
 """
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from hmac import compare_digest
-from typing import Any, TypeVar
+from typing import Any
 
-from tvdesk.core.alert.fields import (
-    CREDENTIAL_FIELDS,
-    FIELD_OF,
-    SECRET_FIELDS,
-    Alert,
-    InvalidAlert,
-)
-from tvdesk.core.alert.redact import redact, scrub
+from tvdesk.core.alert.fields import Alert, InvalidAlert, is_credential_name
+from tvdesk.core.alert.intent import apply_unit, read_action, read_order, reading
+from tvdesk.core.alert.names import is_secret_name
+from tvdesk.core.alert.protective import protective
+from tvdesk.core.alert.reader import FieldReader as _Reader
+from tvdesk.core.alert.redact import redact, scrub_runs
 from tvdesk.core.alert.values import (
-    FieldError,
     as_client_ref,
     as_exchange,
     as_flag,
@@ -31,92 +29,22 @@ from tvdesk.core.alert.values import (
     as_number,
     as_percent,
     as_positive,
-    as_side,
     as_symbol,
     as_text,
     as_timestamp,
-    choice,
-    show,
 )
 
-_T = TypeVar("_T")
 _TIME_HINT = (
     "In TradingView use {{timenow}} (when the alert fired); {{time}} is the bar's open time"
 )
-_CREDENTIAL_FIX = "tvdesk keeps API keys in the OS keyring"
+_CREDENTIAL_FIX = (
+    "tvdesk never takes exchange credentials in alerts: put API keys in the Secrets tab "
+    "(tvdesk keeps them in the OS keyring)"
+)
 
 
 def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _is_placeholder(value: object) -> bool:
-    return isinstance(value, str) and "{{" in value and "}}" in value
-
-
-def _same(a: object, b: object) -> bool:
-    # type() first: 1 == True and Decimal("1") == 1 must not hide a disagreement.
-    return type(a) is type(b) and a == b
-
-
-class _Reader:
-    """Reads canonical fields from an alert, recording problems per field as spelled."""
-
-    def __init__(self, obj: Mapping[str, Any]) -> None:
-        self.given: dict[str, list[tuple[str, Any]]] = {}
-        self.blank: dict[str, str] = {}
-        self.errors: dict[str, str] = {}
-        for key, value in obj.items():
-            field = FIELD_OF.get(key.lower()) if isinstance(key, str) else None
-            if field is None:
-                continue
-            if value is None or (isinstance(value, str) and not value.strip()):
-                self.blank.setdefault(field, key)
-            else:
-                self.given.setdefault(field, []).append((key, value))
-
-    def key(self, field: str) -> str:
-        """The field's name as the sender spelled it (or the canonical name when absent)."""
-        entries = self.given.get(field)
-        return entries[0][0] if entries else self.blank.get(field, field)
-
-    def missing(self, field: str, fix: str) -> None:
-        key = self.key(field)
-        self.fail(key, f"{key} is {'empty' if field in self.blank else 'missing'}: {fix}")
-
-    def fail(self, key: str, problem: str) -> None:
-        self.errors[key] = f"{self.errors[key]}; {problem}" if key in self.errors else problem
-
-    def read(self, field: str, convert: Callable[[str, Any], _T]) -> _T | None:
-        entries = self.given.get(field)
-        if not entries:
-            return None
-        if all(_same(value, entries[0][1]) for _, value in entries):
-            entries = entries[:1]
-        results: list[_T] = []
-        for key, value in entries:
-            if _is_placeholder(value):
-                self.fail(
-                    key,
-                    f"{key} is {show(value)}: TradingView did not replace the placeholder. "
-                    "Strategy placeholders ({{strategy.…}}) work only in strategy alerts; "
-                    "check the spelling against TradingView's list",
-                )
-                continue
-            try:
-                results.append(convert(key, value))
-            except FieldError as e:
-                self.fail(key, str(e))
-        if len(results) < len(entries):
-            return None
-        if any(result != results[0] for result in results):
-            keys = [key for key, _ in entries]
-            names = ", ".join(keys[:-1]) + " and " + keys[-1]
-            shown = " vs ".join(show(value) for _, value in entries)
-            for key in keys:
-                self.fail(key, f"{names} disagree ({shown}): send only one")
-            return None
-        return results[0]
 
 
 def parse_alert(
@@ -131,21 +59,27 @@ def parse_alert(
 ) -> Alert:
     """Validate an authenticated alert; InvalidAlert lists every problem at once.
 
-    ``redacted`` is ``redact(obj, webhook_secrets)`` when the caller has it already.
+    ``redacted`` is ``redact(obj, webhook_secrets, runs=False)`` when the caller has it.
     """
     secrets = [s for s in webhook_secrets if s]
     # Fields are read from a copy with every secret cut out: a secret pasted into a field
     # must reach neither the alert (journaled, logged, shown) nor a message quoting the
     # field, where truncation would defeat scrubbing the message afterwards.
-    r = _Reader(redacted if redacted is not None else redact(obj, secrets))
+    r = _Reader(redacted if redacted is not None else redact(obj, secrets, runs=False))
     _check_credentials(obj, secrets, r)
+    how = reading(obj)
+    if how.refuse:  # the text is not an order at all: nothing more to say about it
+        raise _invalid(how.refuse, webhook_secrets)
+    for key, problem in how.problems.items():
+        r.fail(key, problem)
+    notes = how.notes
 
     symbol = r.read("symbol", as_symbol)
     if "symbol" not in r.given:
         r.missing("symbol", 'add "symbol": "{{ticker}}" (or "ticker")')
 
-    side = r.read("side", as_side)
-    market_position = r.read("market_position", choice("long", "short", "flat"))
+    action, side, market_position = read_action(r, notes)
+    qty_unit = apply_unit(r, side, notes)
     target = _target(r, market_position)
     has_target = "position_size" in r.given or market_position == "flat"
     if "side" not in r.given and not has_target:
@@ -154,17 +88,16 @@ def parse_alert(
     qty = r.read("qty", as_positive)
     notional = r.read("notional", as_positive)
     qty_pct = r.read("qty_pct", as_percent)
-    _check_sizing(r, has_target)
+    if action != "cancel" and _check_sizing(r, has_target) and qty is not None:
+        notes.append(f"{r.key('qty')} {qty} not used: trading to the target position {target}")
+        qty = None
 
-    order_type = r.read("order_type", choice("market", "limit")) or "market"
-    price = r.read("price", as_positive)
-    if order_type == "limit" and "price" not in r.given:
-        r.fail("price", "a limit order needs a price: add price (or use order_type market)")
+    order_type, price = read_order(r, notes)
+    stop_loss, take_profit = protective(r, side, price)
 
     timestamp = r.read("timestamp", as_timestamp)
-    notes: tuple[str, ...] = ()
     if "timestamp" not in r.given:
-        notes = ("no timestamp in the alert: age not checked",)
+        notes.append("no timestamp in the alert: age not checked")
     elif timestamp is not None and check_age:
         _check_age(r, timestamp, now, max_age_s, max_skew_s)
 
@@ -173,14 +106,15 @@ def parse_alert(
         side=side,
         exchange=r.read("exchange", as_exchange),
         qty=qty,
+        qty_unit=qty_unit,
         notional=notional,
         qty_pct=qty_pct,
         target_position=target,
         market_position=market_position,
         order_type=order_type,
         price=price,
-        stop_loss=r.read("stop_loss", as_positive),
-        take_profit=r.read("take_profit", as_positive),
+        stop_loss=stop_loss,
+        take_profit=take_profit,
         client_ref=r.read("client_ref", as_client_ref),
         timestamp=timestamp,
         confidence=r.read("confidence", as_fraction),
@@ -188,29 +122,68 @@ def parse_alert(
         comment=r.read("comment", as_text),
         signal=r.read("signal", as_text),
         test=bool(r.read("test", as_flag)),
-        notes=notes,
+        notes=tuple(notes),
+        dialect=how.dialect,
+        ignored=tuple(r.ignored),
     )
     if r.errors:
         raise _invalid(r.errors, webhook_secrets)
-    return alert
+    return _without_secret_runs(alert, secrets)
+
+
+def _without_secret_runs(alert: Alert, secrets: Sequence[str]) -> Alert:
+    """The alert with runs of a secret cut out of its free text, which is journaled.
+
+    Only free text: a trade field that held such a run could only be a hand-made secret's
+    digits, and its value must stay what was sent.
+    """
+    texts = {
+        name: scrub_runs(value, secrets)
+        for name in ("client_ref", "strategy", "comment", "signal")
+        if isinstance(value := getattr(alert, name), str)
+    }
+    changed = {name: text for name, text in texts.items() if text != getattr(alert, name)}
+    return replace(alert, **changed) if changed else alert
 
 
 def _check_credentials(obj: Mapping[str, Any], secrets: Sequence[str], r: _Reader) -> None:
+    """Refuse every credential-looking field, at any depth; redact() drops their values."""
     for key, value in obj.items():
-        name = key.lower() if isinstance(key, str) else ""
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if not isinstance(key, str) or _blank(value):
             continue  # blank counts as not given; redact() still removes it by name
-        if name in CREDENTIAL_FIELDS:
-            r.fail(
-                key,
-                f"exchange credentials don't belong in an alert: remove {key}; " + _CREDENTIAL_FIX,
-            )
-        elif name in SECRET_FIELDS and not _is_webhook_secret(value, secrets):
-            r.fail(
-                key,
-                f"exchange credentials don't belong in an alert: remove {key} (it is not "
-                f"the webhook secret); {_CREDENTIAL_FIX}",
-            )
+        if is_secret_name(key):
+            if not _is_webhook_secret(value, secrets):
+                r.fail(
+                    key,
+                    f"remove {key}: it is not the webhook secret, so it looks like an exchange "
+                    f"credential; {_CREDENTIAL_FIX}",
+                )
+            continue
+        for path in dict.fromkeys(_credential_paths(key, value)):
+            # A name is quoted back; cut any secret out of it like out of a value.
+            shown = scrub_runs(path, secrets)
+            r.fail(shown, f"remove {shown}: {_CREDENTIAL_FIX}")
+
+
+def _credential_paths(key: str, value: Any) -> list[str]:
+    """The dotted names of the credential-looking fields in (key, value), non-blank ones."""
+    if _blank(value):
+        return []
+    if is_credential_name(key):
+        return [key]
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for child, inner in value.items():
+            if isinstance(child, str):
+                found += [f"{key}.{path}" for path in _credential_paths(child, inner)]
+    elif isinstance(value, list):
+        for inner in value:
+            found += _credential_paths(key, inner)
+    return found
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _is_webhook_secret(value: object, secrets: Sequence[str]) -> bool:
@@ -238,11 +211,16 @@ def _target(r: _Reader, market_position: str | None) -> Decimal | None:
     return size
 
 
-def _check_sizing(r: _Reader, has_target: bool) -> None:
+def _check_sizing(r: _Reader, has_target: bool) -> bool:
+    """Exactly one way of sizing. True when it is a quantity beside the resulting position
+    (TradingView's {{strategy.order.contracts}} with {{strategy.position_size}}): the
+    target wins, as it heals a missed alert (DESIGN.md, "Webhook")."""
     sizings = [r.key(f) for f in ("qty", "notional", "qty_pct", "position_size") if f in r.given]
     flat = has_target and "position_size" not in r.given  # market_position "flat" sizes it
     if flat:
         sizings.append(r.key("market_position"))
+    if has_target and "qty" in r.given and len(sizings) == 2:
+        return True
     if not sizings:
         r.missing(
             "qty",
@@ -254,14 +232,9 @@ def _check_sizing(r: _Reader, has_target: bool) -> None:
             f"{', '.join(sizings)} each size the order: send only one of a quantity, "
             "notional, qty_pct or a target position"
         )
-        if flat and "qty" in r.given:
-            # A strategy template sends {{strategy.order.contracts}} with the market position.
-            problem += (
-                "; to close with a strategy alert, drop the quantity or send "
-                '"position_size": {{strategy.position_size}} in its place'
-            )
         for key in sizings:
             r.fail(key, problem)
+    return False
 
 
 def _check_age(r: _Reader, timestamp: float, now: float, max_age: float, max_skew: float) -> None:
@@ -289,6 +262,7 @@ def _invalid(errors: Mapping[str, str], secrets: Iterable[str]) -> InvalidAlert:
             f"the alert has {len(errors)} problems: {', '.join(errors)} — "
             "fix each as its field entry says"
         )
-    # Defence in depth: a value quoted in a message could be a secret pasted in the wrong field.
-    clean = {k: scrub(v, secrets) for k, v in errors.items()}
-    return InvalidAlert(scrub(message, secrets), clean)
+    # Defence in depth: a value quoted in a message could be a secret pasted in the wrong field,
+    # or a run of one (the message is journaled).
+    clean = {k: scrub_runs(v, secrets) for k, v in errors.items()}
+    return InvalidAlert(scrub_runs(message, secrets), clean)

@@ -12,7 +12,9 @@ from typing import Any
 
 from tvdesk.core.alert.fields import MAX_CLIENT_REF_LEN, MAX_SYMBOL_LEN
 
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only: Python's Decimal() and int() also read "١٢٣" or full-width "１２３",
+# digits a trader cannot tell apart from others at a glance, nor check in the log.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _MS_THRESHOLD = Decimal(10) ** 11  # epoch seconds reach 1e11 only in the year 5138
 _MAX_EPOCH_S = Decimal(253402300799)  # 9999-12-31T23:59:59Z
 # Beyond any order's quantity or price (adjusted exponents, i.e. 1e16 and 1e-18); outside
@@ -31,6 +33,12 @@ def show(value: object) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
+def _ascii_digits(key: str, text: str) -> None:
+    """Refuse digits of other scripts (Arabic-Indic, full-width, ...): numbers are 0-9."""
+    if any(ch.isnumeric() and not ch.isascii() for ch in text):
+        raise FieldError(f"{key} must be written with ASCII digits 0-9; got {show(text)}")
+
+
 def as_number(key: str, value: object) -> Decimal:
     if isinstance(value, bool):
         raise FieldError(f"{key} must be a number, not {show(value).lower()}")
@@ -40,6 +48,7 @@ def as_number(key: str, value: object) -> Decimal:
         value = Decimal(repr(value))
     elif isinstance(value, str):
         text = value.strip()
+        _ascii_digits(key, text)
         if _NUMBER.fullmatch(text):
             try:
                 value = Decimal(text)
@@ -93,23 +102,6 @@ def choice(*allowed: str, synonyms: Mapping[str, str] | None = None) -> Callable
     return convert
 
 
-_buy_or_sell = choice("buy", "sell", synonyms={"long": "buy", "short": "sell"})
-_CLOSE_WORDS = frozenset(("close", "exit", "flat", "closelong", "closeshort"))
-
-
-def as_side(key: str, value: object) -> str:
-    try:
-        return _buy_or_sell(key, value)
-    except FieldError as e:
-        word = re.sub(r"[\s_-]", "", value.lower()) if isinstance(value, str) else ""
-        if word not in _CLOSE_WORDS:
-            raise
-        raise FieldError(
-            f'{e}: to close a position send "market_position": "flat" (or "position_size": 0) '
-            f"instead of {key}"
-        ) from None
-
-
 def as_symbol(key: str, value: object) -> str:
     if not isinstance(value, str):
         raise FieldError(f'{key} must be text like "BTCUSDT"; got {show(value)}')
@@ -157,6 +149,8 @@ def as_timestamp(key: str, value: object) -> float:
         f"{key} must be an ISO-8601 time like 2019-08-27T09:56:00Z or unix seconds or "
         f"milliseconds; got {show(value)}"
     )
+    if isinstance(value, str):
+        _ascii_digits(key, value)
     if isinstance(value, str) and not _NUMBER.fullmatch(value.strip()):
         try:
             moment = datetime.fromisoformat(value.strip().upper())  # "t" and "z" are ISO too

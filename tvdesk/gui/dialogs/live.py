@@ -1,4 +1,5 @@
-"""The switch to LIVE: what will happen, and a typed confirmation."""
+"""The switch to LIVE (also asked at every start in LIVE): what will happen, and a typed
+confirmation."""
 
 from __future__ import annotations
 
@@ -58,10 +59,12 @@ async def live_refusal(handle: EngineHandle) -> str | None:
 class LiveDialog(QDialog):
     """Shows exchange, account, balance and limits; OK only once LIVE is typed."""
 
-    def __init__(self, parent: QWidget | None, handle: EngineHandle, balance: str) -> None:
+    def __init__(
+        self, parent: QWidget | None, handle: EngineHandle, balance: str, *, at_start: bool = False
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("liveDialog")
-        self.setWindowTitle("Switch to LIVE trading")
+        self.setWindowTitle("Start in LIVE trading?" if at_start else "Switch to LIVE trading")
         settings = handle.settings()
         exchange = settings.exchange.default
         risk = settings.risk
@@ -69,6 +72,12 @@ class LiveDialog(QDialog):
             "In LIVE mode every alert that passes your risk limits places a <b>real order</b> "
             "with real money."
         )
+        if at_start:
+            warning.setText(
+                'settings.toml says mode = "live". tvdesk runs in PAPER until you confirm: '
+                + warning.text()
+                + " Cancel keeps this session in PAPER."
+            )
         warning.setWordWrap(True)
         facts = QFormLayout()
         testnet = " (testnet)" if settings.exchange.sandbox else ""

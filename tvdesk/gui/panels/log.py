@@ -33,6 +33,7 @@ from tvdesk.gui.bridge import Bridge
 from tvdesk.gui.handle import EngineHandle
 from tvdesk.gui.models.log_model import COLUMNS, LogFilter, LogModel, LogRow
 from tvdesk.gui.panels.connect import trail_text
+from tvdesk.store.export import spreadsheet_safe
 
 PAGE = 500
 OUTCOMES = ("", "pending", "filled", "open", "dry_run", "rejected", "failed", "duplicate")
@@ -136,6 +137,7 @@ class LogPanel(QWidget):
         layout.addLayout(bar)
         layout.addWidget(split)
         self._selected_row: LogRow | None = None
+        self._replaying = False
 
     # -- loading ----------------------------------------------------------------------
 
@@ -215,25 +217,58 @@ class LogPanel(QWidget):
             return
         self.details.setPlainText(details_text(record))
         self.replay.setEnabled(
-            record["status"] == "accepted"
+            not self._replaying
+            and record["status"] == "accepted"
             and record.get("outcome") in REPLAYABLE
             and bool(record.get("raw"))
         )
 
     @asyncSlot()
     async def replay_selected(self) -> None:
+        """One replay per click: a click while one runs does nothing, a repeat asks."""
         row = self._selected_row
-        if row is None or row.alert_id is None:
+        # Checked and set before the first await: two quick clicks queue two of these.
+        if row is None or row.alert_id is None or self._replaying:
+            return
+        self._replaying = True
+        try:
+            async with busy(self.replay):
+                await self._replay(row)
+        finally:
+            self._replaying = False
+
+    async def _replay(self, row: LogRow) -> None:
+        alert_id = row.alert_id
+        earlier = await self.handle.call(lambda e: e.queries.replays_of(alert_id))
+        if earlier and not await self._confirm_again(alert_id, earlier[-1]):
             return
         if self.handle.settings().mode == "live" and not await self._confirm_live(row):
             return
-        async with busy(self.replay):
-            try:
-                new_id = await self.handle.call(lambda e: e.replay(row.alert_id))
-            except Exception as exc:  # EngineError: the message says why
-                self.details.appendPlainText(f"\nReplay refused: {exc}")
-                return
+        try:
+            new_id = await self.handle.call(lambda e: e.replay(alert_id, again=bool(earlier)))
+        except Exception as exc:  # EngineError: the message says why
+            self.details.appendPlainText(f"\nReplay refused: {exc}")
+            return
         self.details.appendPlainText(f"\nReplayed as {new_id}: see the newest row.")
+
+    async def _confirm_again(self, alert_id: str | None, replay_id: str) -> bool:
+        """A repeat may place a second order: asked, with No as the default."""
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Replay again?",
+            f"alert {alert_id} was already replayed as {replay_id}: replay it again?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        box.setObjectName("replayAgainBox")
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setEscapeButton(QMessageBox.StandardButton.No)
+        await ask(box)
+        again = box.clickedButton() is box.button(QMessageBox.StandardButton.Yes)
+        box.deleteLater()
+        if not again:
+            self.details.appendPlainText("\nReplay cancelled: nothing was sent.")
+        return again
 
     async def _confirm_live(self, row: LogRow) -> bool:
         """A replay in LIVE mode sends a real order: the trader says yes to it first."""
@@ -276,5 +311,7 @@ class LogPanel(QWidget):
             for i in range(self.proxy.rowCount()):
                 row: LogRow = self.proxy.index(i, 0).data(Qt.ItemDataRole.UserRole)
                 cells = [row.cell(c) for c in range(len(COLUMNS))]
-                writer.writerow([row.alert_id or "", *cells, "; ".join(row.orders)])
+                line = [row.alert_id or "", *cells, "; ".join(row.orders)]
+                # The same escaping as `tvdesk export`: no alert text runs as a formula.
+                writer.writerow([spreadsheet_safe(cell) for cell in line])
         return self.proxy.rowCount()

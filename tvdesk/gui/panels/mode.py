@@ -2,7 +2,8 @@
 
 Going live explains what will happen and needs LIVE typed; it is refused, with the
 reason, when credentials are missing or the exchange check fails. Back to paper is
-one click. The mode persists in settings.toml.
+one click. The mode persists in settings.toml, yet LIVE needs consent at every start:
+a start with ``mode = "live"`` asks with the same dialog (``consent_at_start``).
 """
 
 from __future__ import annotations
@@ -52,12 +53,32 @@ class ModeSwitch(QWidget):
                 self.refused.emit(reason)
                 await self._refuse(reason)
                 return
-            dialog = LiveDialog(self.window(), self.handle, await self._balance())
-            await ask(dialog)
-            confirmed = dialog.confirmed()
-            dialog.deleteLater()
-            if confirmed:
-                await self._set("live")
+            await self._consent(at_start=False)
+
+    async def consent_at_start(self) -> str | None:
+        """settings.toml says LIVE: ask before trading live. None once live, else why not.
+
+        The engine runs in PAPER until the trader types LIVE; declining stays in paper.
+        """
+        async with busy(self.button):
+            reason = await live_refusal(self.handle)
+            if reason is not None:
+                self.refused.emit(reason)
+                return f"LIVE was refused. {reason}"
+            if await self._consent(at_start=True):
+                return None
+            return "LIVE was not confirmed. Switch to LIVE when you are ready."
+
+    async def _consent(self, *, at_start: bool) -> bool:
+        """The live dialog (exchange, account, balance, limits); True once live."""
+        balance = await self._balance()
+        dialog = LiveDialog(self.window(), self.handle, balance, at_start=at_start)
+        await ask(dialog)
+        confirmed = dialog.confirmed()
+        dialog.deleteLater()
+        if confirmed:
+            await self._set("live")
+        return confirmed
 
     async def _set(self, mode: str) -> None:
         await self.handle.call(lambda e: e.set_mode(mode))

@@ -50,6 +50,11 @@ LIMITS: dict[str, tuple[str, str, str]] = {
     ),
     "min_confidence": ("Min confidence", "0 – 1", "alerts with a lower confidence are refused"),
     "cooldown_s": ("Cooldown", "seconds", "pause per symbol after each order"),
+    "max_price_deviation_pct": (
+        "Max price deviation",
+        "%",
+        "refuse an alert whose price is this far from the exchange's",
+    ),
 }
 DECIMAL_RE = QRegularExpression(r"\d{0,12}(\.\d{0,8})?")  # no sign: a limit is never negative
 KILL_STYLE = (
