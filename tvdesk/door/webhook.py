@@ -18,9 +18,10 @@ from tvdesk import __version__
 from tvdesk.core import auth
 from tvdesk.core.alert.canonical import canonical_json
 from tvdesk.core.alert.fields import BodyError, InvalidAlert
-from tvdesk.core.alert.json_body import load_body
+from tvdesk.core.alert.names import FIELD_OF, normalise
 from tvdesk.core.alert.parse import parse_alert
 from tvdesk.core.alert.redact import redact
+from tvdesk.core.alert.text_forms import load_alert_body
 from tvdesk.door.clients import client_of, is_tradingview, not_tradingview
 from tvdesk.door.deps import DEPS, TRUST_FORWARDED, DoorDeps
 from tvdesk.door.visit import Visit
@@ -81,7 +82,7 @@ async def handle_webhook(request: web.Request) -> web.Response:
         # A signature proves who sent the body, not when: the journal takes it once.
         visit.signed_hash = auth.signed_body_hash(body)
     try:
-        obj = load_body(body)
+        obj = load_alert_body(body)
     except BodyError as exc:
         if signature is None:
             return visit.auth_failed(400, "invalid_json", str(exc))
@@ -143,8 +144,7 @@ def _too_large(size: int | None, limit: int) -> str:
 
 def _client_ref_guess(obj: dict[str, Any]) -> str | None:
     for key, value in obj.items():
-        if key.lower() in ("client_ref", "id", "client_id", "order_id") and isinstance(
-            value, str | int
-        ):
+        # id / order_id are free text ({{strategy.order.id}} is "Long" on every trade).
+        if FIELD_OF.get(normalise(key)) == "client_ref" and isinstance(value, str | int):
             return str(value)[:128]
     return None
