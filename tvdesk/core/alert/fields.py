@@ -4,6 +4,8 @@ limits on them, the names that carry secrets or credentials, and the errors a bo
 `alert_to_dict` / `alert_from_dict` are the alert's JSON-able form, as journaled and replayed.
 """
 
+import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -29,6 +31,12 @@ MAX_SYMBOL_LEN = 64
 MAX_CLIENT_REF_LEN = 128
 
 
+_CREDENTIAL_PART = re.compile("|".join(CREDENTIAL_NAME_PARTS))
+
+
+# Cached: every alert's field names pass here on the webhook's hot path, and senders
+# repeat the same few names (bounded, so a flood of invented names cannot grow it).
+@functools.lru_cache(maxsize=4096)
 def is_credential_name(key: str) -> bool:
     """Whether a field name looks like an exchange credential's.
 
@@ -36,7 +44,7 @@ def is_credential_name(key: str) -> bool:
     ``binance_api_key`` and ``Password`` all do.
     """
     normalised = "".join(c for c in key.lower() if c.isalnum())
-    return any(part in normalised for part in CREDENTIAL_NAME_PARTS)
+    return _CREDENTIAL_PART.search(normalised) is not None
 
 
 class BodyError(ValueError):

@@ -2,6 +2,7 @@
 and separators ignored (``stopLoss`` = ``stop_loss`` = ``STOP-LOSS``), and the secret slots.
 """
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,6 +42,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # hot path; bounded against invented names
 def normalise(key: str) -> str:
     """The name with case and the separators ``_ - . space`` taken out."""
     return key.lower().translate(_SEPARATORS)
