@@ -8,6 +8,7 @@ import ipaddress
 from aiohttp import web
 
 from tvdesk.config.schema import Settings
+from tvdesk.core.network import parse_address
 from tvdesk.door.deps import TRUST_FORWARDED
 
 
@@ -45,12 +46,9 @@ def forwarded_address(entry: str) -> str | None:
 
 def is_tradingview(client: str, settings: Settings) -> bool:
     """Whether client is one of TradingView's published webhook addresses (settings)."""
-    try:
-        address = ipaddress.ip_address(client)
-    except ValueError:
+    address = parse_address(client)
+    if address is None:
         return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
     for listed in settings.auth.tradingview_ips:
         try:
             if address == ipaddress.ip_address(listed):
