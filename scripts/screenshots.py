@@ -140,6 +140,8 @@ async def shoot() -> None:
             (window.secrets_panel, "secrets"),
         ):
             window.tabs.setCurrentWidget(panel)
+            if panel is window.connect_panel:  # "I'm coming from": another bridge's format
+                panel.coming_from.choose("traderspost")
             if panel is window.log_panel:
                 panel.view.selectRow(panel.model.rowCount() - 3)
                 await until(lambda: "Decision trail" in window.log_panel.details.toPlainText())

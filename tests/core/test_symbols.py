@@ -209,11 +209,11 @@ def test_without_a_row_and_without_auto_the_message_says_how_to_map():
     ],
 )
 def test_auto_maps_by_rule(ticker, symbol, base, quote):
-    for market_type in ("spot", "swap"):  # a plain ticker is always spot
-        mapping = res(ticker, auto=True, market_type=market_type)
+    for market_type, market in (("spot", symbol), ("swap", f"{symbol}:{quote}")):
+        mapping = res(ticker, auto=True, market_type=market_type)  # swap: BTCUSDT is the perp
         assert mapping == Mapping(
             exchange="binance",
-            symbol=symbol,
+            symbol=market,
             base=base,
             quote=quote,
             qty_multiplier=Decimal(1),
@@ -306,7 +306,7 @@ def by_markets(ticker: str, market_type: str = "spot", markets=BINANCE_MARKETS) 
     ("ticker", "market_type", "symbol"),
     [
         ("BINANCE:BTCUSDT", "spot", "BTC/USDT"),
-        ("btcusdt", "swap", "BTC/USDT"),
+        ("btcusdt", "swap", "BTC/USDT:USDT"),
         ("ETHBTC", "spot", "ETH/BTC"),
         ("BINANCE:BTCUSDT.P", "swap", "BTC/USDT:USDT"),
         ("1000PEPEUSDT.P", "swap", "1000PEPE/USDT:USDT"),

@@ -70,7 +70,7 @@ async def test_test_alert_button_shows_a_dry_run_and_its_trail_in_the_log(window
     model = window.log_panel.model
     await until(lambda: model.rowCount() == 1, what="the test alert's log row")
     row = await decided_row(window, model.row_at(0).key)
-    assert (row.outcome, row.test, row.symbol) == ("dry_run", True, "BINANCE:BTCUSDT")
+    assert (row.outcome, row.test, row.symbol) == ("dry_run", True, "BTCUSDT")
     assert row.latency_ms is not None
 
 

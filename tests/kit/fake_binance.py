@@ -251,6 +251,11 @@ class FakeBinance:
         params = {"symbol": symbol, "side": "BUY", "type": "MARKET", "quantity": qty}
         return self._place(params, client_order_id)
 
+    def add_limit(self, client_order_id: str, side: str, qty: str, price: str) -> Order:
+        """A resting BTCUSDT limit order the trader placed by hand, not through tvdesk."""
+        params = {"symbol": "BTCUSDT", "side": side, "type": "LIMIT", "quantity": qty}
+        return self._place({**params, "price": price}, client_order_id)
+
     def placed(self, client_order_id: str) -> int:
         """How many order requests with this client order id passed authentication."""
         return sum(1 for r in self.received if r["clientOrderId"] == client_order_id)

@@ -47,7 +47,7 @@ ORDER_FIELDS = (
     "avg_price",
     "exchange_order_id",
 )
-OUTCOMES = {"pending", "filled", "open", "rejected", "failed", "dry_run"}
+OUTCOMES = {"pending", "filled", "open", "rejected", "failed", "dry_run", "canceled"}
 
 
 @pytest.fixture

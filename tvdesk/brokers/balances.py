@@ -14,10 +14,10 @@ from tvdesk.brokers.base import Unavailable
 from tvdesk.brokers.errors import ExchangeError, TemporaryError
 from tvdesk.brokers.exchange import ExchangeClient, LiveTuning, OrderState
 from tvdesk.brokers.ledger import LiveOrder
-from tvdesk.brokers.paper_store import split_symbol
 from tvdesk.brokers.retry import CircuitBreaker
 from tvdesk.core.clock import Clock
 from tvdesk.core.decimals import plain
+from tvdesk.core.symbols import split_symbol
 
 Held = dict[str, tuple[Decimal, Decimal]]  # currency -> (free, used)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+from tvdesk.core.decimals import plain
 from tvdesk.core.events import Event
 from tvdesk.core.symbols import Mapping, Market
 
@@ -52,11 +53,41 @@ class OrderRequest:
     take_profit: Decimal | None = None
 
 
+@dataclass(frozen=True)
+class RestingOrder:
+    """One of tvdesk's own orders resting on a market: what the alert action cancel takes off."""
+
+    client_order_id: str
+    side: str
+    order_type: str
+    qty: Decimal  # what it has yet to fill
+    price: Decimal | None
+
+    def describe(self) -> str:
+        """The order in the trader's words: ``tvd01H… (limit buy 0.01 @ 49000)``."""
+        at = f" @ {plain(self.price)}" if self.price is not None else ""
+        kind = self.order_type.replace("_", "-")
+        return f"{self.client_order_id} ({kind} {self.side} {plain(self.qty)}{at})"
+
+
+def nothing_to_cancel(mapping: Mapping) -> str:
+    return f"nothing to cancel: tvdesk has no resting order on {mapping.exchange} {mapping.symbol}"
+
+
+def resting_text(mapping: Mapping, orders: Sequence[RestingOrder]) -> str:
+    """``2 resting orders on binance BTC/USDT: tvdA (limit buy …), tvdB (…)``."""
+    n = len(orders)
+    listed = ", ".join(order.describe() for order in orders)
+    return (
+        f"{n} resting order{'' if n == 1 else 's'} on {mapping.exchange} {mapping.symbol}: {listed}"
+    )
+
+
 @dataclass
 class Execution:
     """What happened at the broker, and what to write with the alert's outcome."""
 
-    outcome: str  # filled | open | rejected | failed
+    outcome: str  # filled | open | rejected | failed; canceled for the alert action cancel
     reason: str
     write: Writer | None = None
     events: list[Event] = field(default_factory=list)  # published after the commit
@@ -112,6 +143,20 @@ class Broker(Protocol):
         ...
 
     async def execute(self, request: OrderRequest, now: float) -> Execution: ...
+
+    async def resting(self, mapping: Mapping, now: float) -> list[RestingOrder]:
+        """tvdesk's own resting orders on this market, oldest first: what a cancel takes off."""
+        ...
+
+    async def cancel_resting(self, alert_id: str, mapping: Mapping, now: float) -> Execution:
+        """Cancel tvdesk's own resting orders on this market (the alert action cancel).
+
+        Outcome ``canceled`` (the reason names each order), ``rejected`` when none rests,
+        ``failed`` when the exchange would not cancel one (named, in the exchange's words).
+        Orders tvdesk did not place are never touched; the alerts whose orders were
+        canceled are settled with it (``write`` returns them, or ``events`` say so).
+        """
+        ...
 
     def discard(self, exchange: str) -> None:
         """The outcome could not be recorded: drop in-memory state the journal lacks."""

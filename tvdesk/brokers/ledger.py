@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tvdesk.brokers.exchange import OrderState, dec
-from tvdesk.brokers.paper_store import split_symbol
 from tvdesk.core.decimals import plain
 from tvdesk.core.events import Event, OrderFilled, OrderSubmitted
+from tvdesk.core.symbols import split_symbol
 
 MODE = "live"
 IN_DOUBT = ("submitting", "unknown")

@@ -4,8 +4,9 @@ Same protocol as the paper broker; only where the order goes differs. This modul
 what the worker asks (can live trading start, prices, markets, holdings) and assembles the
 parts that do the rest: the ``Connection`` to each exchange (clients, markets, the circuit
 breaker), the ``BalanceCache``, the ``LedgerReader`` of the journal, ``OrderSender``
-(sending exactly once), ``LiveExecutor`` (what an alert's execution says and writes) and
-``OrderWatch`` (settling what a crash or an outage left in doubt, following open orders).
+(sending exactly once), ``LiveExecutor`` (what an alert's execution says and writes),
+``LiveCanceller`` (the alert action cancel) and ``OrderWatch`` (settling what a crash or an
+outage left in doubt, following open orders).
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from typing import Any, TypeVar
 
 from tvdesk.brokers import ledger
 from tvdesk.brokers.balances import BalanceCache
-from tvdesk.brokers.base import Execution, Holdings, OrderRequest, Refusal, Unavailable
+from tvdesk.brokers.base import (
+    Execution,
+    Holdings,
+    OrderRequest,
+    Refusal,
+    RestingOrder,
+    Unavailable,
+)
+from tvdesk.brokers.cancel import LiveCanceller
 from tvdesk.brokers.connection import Connection
 from tvdesk.brokers.errors import ExchangeError, PermanentError, TemporaryError
 from tvdesk.brokers.exchange import Credentials, ExchangeClient, LiveTuning, OrderState
@@ -71,6 +80,9 @@ class LiveBroker:
         self.reader = LedgerReader(journal)
         self.sender = OrderSender(journal, clock, self.tuning, self.circuit)
         self.executor = LiveExecutor(
+            self.connection, self.balances, self.reader, self.sender, journal, clock
+        )
+        self.canceller = LiveCanceller(
             self.connection, self.balances, self.reader, self.sender, journal, clock
         )
         self.watch = OrderWatch(self)
@@ -228,6 +240,12 @@ class LiveBroker:
 
     async def execute(self, request: OrderRequest, now: float) -> Execution:
         return await self.executor.execute(request, now)
+
+    async def resting(self, mapping: Mapping, now: float) -> list[RestingOrder]:
+        return await self.canceller.resting(mapping)
+
+    async def cancel_resting(self, alert_id: str, mapping: Mapping, now: float) -> Execution:
+        return await self.canceller.cancel(alert_id, mapping)
 
     async def protect(
         self,

@@ -13,7 +13,15 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from tvdesk.brokers.base import Execution, Holdings, OrderRequest, Refusal
+from tvdesk.brokers.base import (
+    Execution,
+    Holdings,
+    OrderRequest,
+    Refusal,
+    RestingOrder,
+    nothing_to_cancel,
+    resting_text,
+)
 from tvdesk.brokers.paper_store import (
     MODE,
     PaperChanges,
@@ -26,7 +34,7 @@ from tvdesk.brokers.prices import PublicPrices
 from tvdesk.config.schema import PaperSettings
 from tvdesk.core.book import PaperBook, PaperOrder, PaperRejected
 from tvdesk.core.decimals import plain
-from tvdesk.core.events import OrderFilled, OrderSubmitted
+from tvdesk.core.events import OrderCanceled, OrderFilled, OrderSubmitted
 from tvdesk.core.symbols import Mapping
 
 LIMIT_ORDER_TTL_S = 7 * 24 * 3600  # a resting paper limit order expires after a week
@@ -200,6 +208,73 @@ class PaperBroker:
 
             execution.write = write
         return execution
+
+    async def resting(self, mapping: Mapping, now: float) -> list[RestingOrder]:
+        return [_resting(order) for order in self._resting_on(mapping, now)]
+
+    async def cancel_resting(self, alert_id: str, mapping: Mapping, now: float) -> Execution:
+        book = self.book(mapping.exchange)
+        expired = PaperChanges(mapping.exchange, canceled=book.expire(now))
+        mine = [book.cancel(order.client_order_id) for order in self._resting_on(mapping, now)]
+        execution = Execution("rejected", nothing_to_cancel(mapping))
+        if mine:
+            listed = resting_text(mapping, [_resting(order) for order in mine])
+            execution.outcome = "canceled"
+            execution.reason = f"canceled {listed} (paper): their funds are free again"
+        canceled = PaperChanges(mapping.exchange, canceled=mine)
+
+        def write(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+            settled = write_changes(conn, book, expired, alert_id=None, now=now)
+            write_changes(conn, book, canceled, alert_id=None, now=now)  # its words are ours
+            for order in mine:
+                row = conn.execute(
+                    "SELECT alert_id FROM orders WHERE client_order_id = ?",
+                    (order.client_order_id,),
+                ).fetchone()
+                if row is not None and row[0]:
+                    settled.append((row[0], "canceled", _canceled_text(order, alert_id)))
+                    execution.events.append(
+                        OrderCanceled(
+                            now,
+                            row[0],
+                            order.client_order_id,
+                            mapping.exchange,
+                            order.symbol,
+                            order.side,
+                            plain(order.qty),
+                            MODE,
+                            alert_id,
+                        )
+                    )
+            return settled
+
+        if mine or expired.touched:
+            execution.write = write
+        return execution
+
+    def _resting_on(self, mapping: Mapping, now: float) -> list[PaperOrder]:
+        """tvdesk's resting paper orders on this market that have not expired, oldest first."""
+        book = self.book(mapping.exchange)
+        return sorted(
+            (
+                order
+                for order in book.resting.values()
+                if order.symbol == mapping.symbol
+                and (order.expires_at is None or order.expires_at > now)
+            ),
+            key=lambda order: order.created_at,
+        )
+
+
+def _resting(order: PaperOrder) -> RestingOrder:
+    return RestingOrder(order.client_order_id, order.side, order.order_type, order.qty, order.price)
+
+
+def _canceled_text(order: PaperOrder, by: str) -> str:
+    return (
+        f"limit {order.side} {plain(order.qty)} {order.symbol} @ {plain(order.price)} canceled "
+        f"by the cancel alert {by} (paper), nothing filled: its funds are free again"
+    )
 
 
 def _say_unprotected(execution: Execution, request: OrderRequest) -> None:

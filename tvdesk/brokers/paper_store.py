@@ -15,16 +15,10 @@ from pathlib import Path
 from tvdesk.config.schema import PaperSettings
 from tvdesk.core.book import Balance, Fill, PaperBook, PaperOrder, Position
 from tvdesk.core.decimals import plain
+from tvdesk.core.symbols import split_symbol
 from tvdesk.store.schema import connect
 
 MODE = "paper"
-
-
-def split_symbol(symbol: str) -> tuple[str, str]:
-    """("BTC", "USDT") from "BTC/USDT" or "BTC/USDT:USDT"."""
-    base, _, rest = symbol.partition("/")
-    quote = rest.split(":", 1)[0]
-    return base, quote
 
 
 def fill_text(fill: Fill) -> str:

@@ -97,6 +97,20 @@ class OrderFilled(Event):
 
 
 @dataclass(frozen=True)
+class OrderCanceled(Event):
+    """A resting order taken off the book by an alert with the action cancel."""
+
+    alert_id: str  # the alert that placed the order
+    client_order_id: str
+    exchange: str
+    symbol: str
+    side: str
+    qty: str  # what was left unfilled
+    mode: str
+    canceled_by: str  # the cancel alert's id
+
+
+@dataclass(frozen=True)
 class KillSwitchChanged(Event):
     on: bool
     reason: str

@@ -48,12 +48,6 @@ def size_order(
     qty_pct buy spends its share of the balance with them included. ``base_reserved``:
     coins tvdesk's own resting sell orders hold, still part of its position.
     """
-    # Understood at the door but not executed yet: refused here, never traded as something else.
-    if alert.side == "cancel":
-        raise SizingError(
-            "action cancel (cancel tvdesk's resting orders on this market) is not supported "
-            "yet: cancel the order on the exchange, or in the window for paper"
-        )
     if alert.qty_unit != "base":
         raise SizingError(
             f"a size in {alert.qty_unit} is for perpetual futures, which tvdesk does not trade "

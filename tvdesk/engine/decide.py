@@ -1,20 +1,21 @@
 """Deciding a new alert, one step at a time: map the symbol, price it, size it, fit it to
 the market's precision, check the risk limits, submit it. Each step adds a line to the
-alert's trail; the first step that refuses decides the alert."""
+alert's trail; the first step that refuses decides the alert. An alert with the action
+cancel is mapped, then takes tvdesk's own resting orders on that market off the book."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
 
-from tvdesk.brokers.base import Broker, OrderRequest, Refusal
+from tvdesk.brokers.base import Broker, OrderRequest, Refusal, nothing_to_cancel, resting_text
 from tvdesk.config.schema import Settings
 from tvdesk.core.alert.fields import Alert, alert_from_dict
 from tvdesk.core.clock import Clock
 from tvdesk.core.ids import client_order_id
-from tvdesk.core.risk import OrderIntent, RiskLimits, check, kill_switch
+from tvdesk.core.risk import OrderIntent, RiskDecision, RiskLimits, check, kill_switch
 from tvdesk.core.sizing import SizingError, size_order
-from tvdesk.core.symbols import Mapping, MapRule, Unmapped, normalise, resolve
+from tvdesk.core.symbols import Mapping, MapRule, Unmapped, normalise, pick_exchange, resolve
 from tvdesk.engine.counters import RiskCounters
 from tvdesk.engine.job import ORIGIN_FLATTEN, Decision, Job, Trail
 from tvdesk.engine.pricing import price_order
@@ -37,7 +38,8 @@ async def decide_steps(
     # The kill switch before anything else: with it on, that is the reason, never a
     # lesser one (an unmapped symbol, a price, "nothing to sell").
     halted = kill_switch(limits)
-    if halted is not None:
+    # A cancel only takes tvdesk's own orders off the book: what a halted trader wants.
+    if halted is not None and alert.side != "cancel":
         trail.add("risk", False, halted.reason)
         return Decision("rejected", halted.reason)
 
@@ -47,6 +49,8 @@ async def decide_steps(
         trail.add("map", False, str(exc))
         return Decision("rejected", str(exc))
     trail.add("map", True, mapping.describe(alert.symbol))
+    if alert.side == "cancel":
+        return await cancel_steps(job, alert, mapping, trail, broker, clock.time(), halted)
     # ``price`` is what the order goes at; ``value`` what sizing and every limit see (live:
     # the exchange's price, never the alert's word).
     priced = await price_order(alert, mapping, broker, settings, trail, internal=internal)
@@ -122,6 +126,41 @@ async def decide_steps(
     return Decision(execution.outcome, execution.reason, execution, broker, mapping.exchange)
 
 
+async def cancel_steps(
+    job: Job,
+    alert: Alert,
+    mapping: Mapping,
+    trail: Trail,
+    broker: Broker,
+    now: float,
+    halted: RiskDecision | None,
+) -> Decision:
+    """Cancel tvdesk's resting orders on the alert's market (a test alert: say which)."""
+    if halted is not None:
+        why = f"{halted.reason}; a cancel only takes tvdesk's orders off the book, so it goes ahead"
+    else:
+        why = "a cancel places no order: no risk limit applies"
+    trail.add("risk", True, why)
+    try:
+        if alert.test:
+            resting = await broker.resting(mapping, now)
+            if not resting:
+                reason = nothing_to_cancel(mapping)
+                trail.add("cancel", False, reason)
+                return Decision("rejected", reason)
+            reason = f"would cancel {resting_text(mapping, resting)} (test)"
+            trail.add("cancel", True, reason)
+            return Decision("dry_run", reason)
+        execution = await broker.cancel_resting(job.alert_id, mapping, now)
+    except Refusal as exc:
+        trail.add("cancel", False, str(exc))
+        return Decision("rejected", str(exc))
+    for step, ok, detail in execution.trail:
+        trail.add(step, ok, detail)
+    trail.add("cancel", execution.outcome == "canceled", execution.reason)
+    return Decision(execution.outcome, execution.reason, execution, broker, mapping.exchange)
+
+
 async def map_symbol(alert: Alert, settings: Settings, internal: bool, broker: Broker) -> Mapping:
     """The market ``alert`` trades on: the symbol map first, then the exchange's markets."""
     if internal:
@@ -139,7 +178,13 @@ async def map_symbol(alert: Alert, settings: Settings, internal: bool, broker: B
         MapRule(r.tv, r.exchange, r.symbol, Decimal(r.qty_multiplier), r.enabled)
         for r in settings.symbols
     ]
-    exchange = (alert.exchange or settings.exchange.default).strip().lower()
+    # Refuses an exchange the alert (field or ticker prefix) names but may not go to.
+    exchange = pick_exchange(
+        alert.symbol,
+        exchange=alert.exchange,
+        default_exchange=settings.exchange.default,
+        rules=rules,
+    )
     listed = any(
         normalise(r.tv).key == normalise(alert.symbol).key and r.exchange == exchange for r in rules
     )

@@ -33,7 +33,7 @@ class Job:
 
 @dataclass
 class Decision:
-    outcome: str  # filled | open | rejected | failed | dry_run
+    outcome: str  # filled | open | rejected | failed | dry_run | canceled
     reason: str
     execution: Execution | None = None
     broker: Broker | None = None

@@ -6,7 +6,9 @@ far from the market (``risk.max_price_deviation_pct``) is refused naming both pr
 the exchange cannot say, a live order is not placed: it is never valued at the alert's word.
 Paper fills at the alert's price, offline; with market data (``[paper] price_source =
 "market"``) it applies the same check, so a template that would be refused live is refused
-in paper first.
+in paper first. An alert with no price (TradingView's default message, PineConnector, an
+exit) fills at the market price when paper has one, else at the last price paper saw for
+that market (its last fill there); with neither it is refused naming the missing price.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ async def price_order(
             return _refuse(
                 trail, "rejected", f"{missing}: live orders are valued at the market price"
             )
-        return await _paper_offline(alert, mapping, broker, trail, internal, missing)
+        from_market = settings.paper.price_source == "market"
+        return await _paper_offline(alert, mapping, broker, trail, internal, missing, from_market)
 
     if alert.price is not None:
         max_pct = Decimal(settings.risk.max_price_deviation_pct)
@@ -85,12 +88,14 @@ async def price_order(
 
 
 async def _paper_offline(
-    alert: Alert, mapping: Mapping, broker: Broker, trail: Trail, internal: bool, why: str
-) -> Priced:
-    price = alert.price
-    if price is None and internal:
-        # Flattening needs a price to fill at: the last one paper traded this market at.
-        price = await broker.market_price(mapping)
+    alert: Alert,
+    mapping: Mapping,
+    broker: Broker,
+    trail: Trail,
+    internal: bool,
+    why: str,
+    from_market: bool,
+) -> Priced | Decision:
     if alert.price is not None:
         trail.add(
             "price",
@@ -98,7 +103,33 @@ async def _paper_offline(
             f"paper: no market price ({why}): the alert's price "
             f"{grouped(alert.price)} is not checked against the market",
         )
-    return Priced(price, price)
+        return Priced(alert.price, alert.price)
+    where = f"{mapping.exchange} {mapping.symbol}"
+    # The kill switch's flatten carries no price by design; an alert simply has none.
+    asked = "flatten (no price of its own)" if internal else "no price in the alert"
+    # With price_source = "alert" that is how paper works; with "market" the exchange
+    # could not say, and the trail names why.
+    unread = f" (no market price: {why})" if from_market else ""
+    fix = "" if from_market else ' (or set [paper] price_source = "market")'
+    last = await broker.market_price(mapping)
+    if last is not None:
+        trail.add(
+            "price",
+            True,
+            f"{asked}: paper fills at the last price seen for {where}, {grouped(last)}{unread}",
+        )
+        return Priced(last, last)
+    if alert.test:
+        # A dry run reaches no exchange: it needs no price to fill at.
+        trail.add("price", True, f"{asked}, and none seen yet for {where}: a test needs none")
+        return Priced(None, None)
+    return _refuse(
+        trail,
+        "rejected",
+        f"{asked}, and paper has seen none for {where} yet{unread}: paper fills at the "
+        f"alert's price, or at the last price it saw for that market. Add "
+        f'"price": {{{{close}}}} to the alert{fix}',
+    )
 
 
 def _refuse(trail: Trail, outcome: str, reason: str) -> Decision:

@@ -35,7 +35,7 @@ _MIGRATIONS: list[str] = [
         test          INTEGER NOT NULL DEFAULT 0,
         alert         TEXT,                   -- JSON of the parsed alert
         raw           TEXT,                   -- the body, secrets and credentials removed
-        outcome       TEXT,  -- pending | filled | open | rejected | failed | dry_run
+        outcome       TEXT,  -- pending | filled | open | rejected | failed | dry_run | canceled
         reason        TEXT,
         trail         TEXT NOT NULL DEFAULT '[]',
         latency       TEXT NOT NULL DEFAULT '{}',

@@ -28,6 +28,7 @@ from tvdesk.core.events import (
     AlertAccepted,
     AlertDecided,
     AlertRejected,
+    OrderCanceled,
     OrderFilled,
     OrderSubmitted,
 )
@@ -39,6 +40,7 @@ COL_OUTCOME = COLUMNS.index("Outcome")
 _TINTS = {
     "filled": QColor(46, 160, 67, 70),
     "open": QColor(210, 153, 34, 60),
+    "canceled": QColor(128, 128, 128, 40),
     "dry_run": QColor(56, 139, 253, 60),
     "rejected": QColor(218, 54, 51, 70),
     "failed": QColor(218, 54, 51, 110),
@@ -200,6 +202,9 @@ class LogModel(QAbstractTableModel):
 
     def on_event_order_filled(self, event: OrderFilled) -> None:
         self._order(event.alert_id, f"filled {event.qty} @ {event.price}")
+
+    def on_event_order_canceled(self, event: OrderCanceled) -> None:
+        self._order(event.alert_id, f"canceled {event.qty}")
 
     def _order(self, alert_id: str, text: str) -> None:
         row = self._by_key.get(alert_id)

@@ -31,10 +31,11 @@ from tvdesk.core.auth import sign_tvdesk
 from tvdesk.core.events import AlertDecided, EngineStarted, Event, TunnelChanged
 from tvdesk.gui.aio import busy, spawn
 from tvdesk.gui.handle import EngineHandle
-from tvdesk.gui.resources import MASK, alert_message
+from tvdesk.gui.panels.coming_from import ComingFrom
+from tvdesk.gui.resources import MASK
 
 NGROK_TOKEN = "ngrok_authtoken"
-TEST_SYMBOL = "BINANCE:BTCUSDT"
+TEST_SYMBOL = "BTCUSDT"  # plain: the default exchange trades it, whichever that is
 DECISION_TIMEOUT_S = 15.0
 STEPS = ("Paste ngrok token", "Copy URL", "Copy message", "Send test")
 
@@ -126,6 +127,8 @@ class ConnectPanel(QWidget):
         self.show_secret = QCheckBox("Show secret", objectName="showSecret")
         for control in (self.strategy, self.indicator, self.position_sync, self.show_secret):
             control.toggled.connect(self.refresh_message)
+        self.coming_from = ComingFrom()
+        self.coming_from.changed.connect(self.refresh_message)
         self.message = QPlainTextEdit(readOnly=True, objectName="alertMessage")
         self.message.setFont(mono)
         self.message.setMinimumHeight(150)
@@ -138,6 +141,7 @@ class ConnectPanel(QWidget):
         options.addStretch()
         options.addWidget(self.copy_message)
         message_layout = QVBoxLayout(message_box)
+        message_layout.addWidget(self.coming_from)
         message_layout.addLayout(options)
         message_layout.addWidget(self.message)
 
@@ -202,10 +206,18 @@ class ConnectPanel(QWidget):
 
     def message_text(self, *, reveal: bool) -> str:
         secret = self.handle.keystore.get(WEBHOOK_SECRET) or "<no webhook secret yet>"
-        return alert_message(self.kind(), secret if reveal else MASK)
+        return self.coming_from.template(self.kind()).render(secret if reveal else MASK)
 
     def refresh_message(self) -> None:
-        self.position_sync.setEnabled(self.strategy.isChecked())
+        # The strategy / indicator / position sync kinds are tvdesk's own JSON's; another
+        # product's template is its strategy message.
+        own = self.coming_from.is_tvdesk()
+        for control in (self.strategy, self.indicator):
+            control.setEnabled(own)
+        self.position_sync.setEnabled(own and self.strategy.isChecked())
+        template = self.coming_from.template(self.kind())
+        secret = self.handle.keystore.get(WEBHOOK_SECRET)
+        self.coming_from.show_note(template, template.secret_problem(secret) if secret else None)
         self.message.setPlainText(self.message_text(reveal=self.show_secret.isChecked()))
 
     def refresh_steps(self) -> None:

@@ -36,7 +36,17 @@ from tvdesk.gui.panels.connect import trail_text
 from tvdesk.store.export import spreadsheet_safe
 
 PAGE = 500
-OUTCOMES = ("", "pending", "filled", "open", "dry_run", "rejected", "failed", "duplicate")
+OUTCOMES = (
+    "",
+    "pending",
+    "filled",
+    "open",
+    "canceled",
+    "dry_run",
+    "rejected",
+    "failed",
+    "duplicate",
+)
 REPLAYABLE = ("rejected", "failed")
 
 
