@@ -2,18 +2,62 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,sys;print(hashlib.sha256(open('pyproject.toml','rb').read()).hexdigest()[:12])")
+# Every install (make setup, CI, the bundle, scripts/wheel_check.sh) takes its versions
+# from LOCK; `make lock` regenerates it from pyproject.toml with uv.
+LOCK := requirements.lock
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed-$(shell $(PYTHON) -c "import hashlib,sys;print(hashlib.sha256(open('pyproject.toml','rb').read()+open('$(LOCK)','rb').read()).hexdigest()[:12])")
 
-.PHONY: setup run test lint format bench sysdeps clean
+.PHONY: setup run test lint format bench sysdeps clean lock wheel-check
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# The locked versions first, then tvdesk itself without resolving anything again.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	rm -f $(VENV)/.installed-*
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	rm -f $(VENV)/.installed-* $(VENV)/.bundle-*
 	touch $(STAMP)
+
+# requirements.lock from pyproject.toml: every extra, for every OS (markers), Python 3.11.
+# uv is a build tool here, kept out of the app's venv.
+UV := build/lock-tools/bin/uv
+LOCK_ARGS := pyproject.toml --extra test --extra dev --extra bundle --extra bench --python-version 3.11 --quiet
+
+$(UV):
+	$(PYTHON) -m venv build/lock-tools
+	build/lock-tools/bin/python -m pip install --quiet uv==$(UV_VERSION)
+
+lock: $(UV)
+	$(UV) pip compile $(LOCK_ARGS) --universal --custom-compile-command "make lock" -o $(LOCK)
+
+# The floors are true: the suite at the lowest versions pyproject.toml allows (its own
+# venv, build/lowest-venv; not part of `make test`, it runs the whole suite once more).
+.PHONY: test-lowest
+test-lowest: $(UV) sysdeps
+	$(UV) pip compile $(LOCK_ARGS) --resolution lowest-direct -o build/lowest.lock
+	$(PYTHON) -m venv build/lowest-venv
+	build/lowest-venv/bin/python -m pip install --quiet -r build/lowest.lock
+	build/lowest-venv/bin/python -m pip install --quiet --no-deps -e .
+	QT_QPA_PLATFORM=offscreen build/lowest-venv/bin/python -m pytest
+
+# The built wheel installed in a fresh venv under /tmp (locked versions), then its --self-test.
+wheel-check:
+	sh scripts/wheel_check.sh
+
+# The Windows build of Python under Wine runs the core and door tests and a headless engine
+# (scripts/wine_check.sh; installs wine with apt-get; 75 s warm, not part of `make test`).
+.PHONY: wine-check
+wine-check: setup
+	sh scripts/wine_check.sh
+
+# docs/server.md's files: the image built and run (with Docker), else the image's install
+# run in a venv, the Dockerfile linted (hadolint) and the systemd unit verified.
+.PHONY: server-check
+server-check:
+	sh scripts/docker_check.sh
 
 # System libraries Qt needs on a bare Linux box (offscreen GUI tests); no-op elsewhere.
 sysdeps:
@@ -36,6 +80,7 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 bench: setup
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python tests/perf/bench_webhook.py
 
 # Every panel of the window rendered offscreen to docs/screenshots/*.png (the README shows them).
@@ -46,17 +91,11 @@ screenshots: setup sysdeps
 # The desktop app as one folder, dist/tvdesk/ (PyInstaller, packaging/tvdesk.spec; build on
 # each OS for that OS), then the bundle's own self-test. See packaging/README.md.
 .PHONY: bundle bundle-report startup
-BUNDLE_STAMP := $(subst .installed-,.bundle-,$(STAMP))
 
-bundle: $(BUNDLE_STAMP) sysdeps
+bundle: setup sysdeps
 	@sh packaging/builddeps.sh
 	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build packaging/tvdesk.spec
 	dist/tvdesk/tvdesk --self-test
-
-$(BUNDLE_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[test,bundle]'
-	rm -f $(VENV)/.bundle-*
-	touch $(BUNDLE_STAMP)
 
 # What is inside dist/tvdesk by size, and what it needs from the system (for packaging/README.md).
 bundle-report:

@@ -1,4 +1,4 @@
-"""Render resources/tvdesk.svg into the app icons PyInstaller embeds: .ico and .icns.
+"""Render tvdesk/resources/tvdesk.svg into the app icons PyInstaller embeds: .ico and .icns.
 
     python packaging/icons.py OUT_DIR      # writes OUT_DIR/tvdesk.ico and OUT_DIR/tvdesk.icns
 
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SVG = ROOT / "resources" / "tvdesk.svg"
+SVG = ROOT / "tvdesk" / "resources" / "tvdesk.svg"
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
 # ICNS element types holding PNG data, by pixel size.
 ICNS_TYPES = {16: b"icp4", 32: b"icp5", 64: b"icp6", 128: b"ic07", 256: b"ic08", 512: b"ic09"}

@@ -25,8 +25,7 @@ EXCLUDED_MODULES = [
     "turtle",
     "turtledemo",
     "idlelib",
-    # ccxt requires uvloop; only aiohttp.worker (gunicorn's worker, unused) imports it.
-    "uvloop",
+    # gunicorn's aiohttp worker, unused. (uvloop stays: headless mode runs on it.)
     "aiohttp.worker",
     # Parts of ccxt that tvdesk never imports: websockets and ccxt's own tests. Of the
     # signers some exchanges import on demand only dYdX's goes: it needs protobuf, which

@@ -29,15 +29,22 @@ from keyring.backend import KeyringBackend  # noqa: E402
 from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget  # noqa: E402
 
-from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, service_name  # noqa: E402
+from tests.kit.fake_notify import BOT_TOKEN, CHAT_ID, FakeNotify  # noqa: E402
+from tvdesk.config.keystore import (  # noqa: E402
+    TELEGRAM_BOT_TOKEN,
+    WEBHOOK_SECRET,
+    Keystore,
+    service_name,
+)
 from tvdesk.config.paths import resolve_paths  # noqa: E402
-from tvdesk.config.schema import Settings, SymbolRule  # noqa: E402
+from tvdesk.config.schema import NotifySettings, Settings, SymbolRule  # noqa: E402
 from tvdesk.core.auth import sign_tvdesk  # noqa: E402
 from tvdesk.gui.aio import QtLoop  # noqa: E402
 from tvdesk.gui.app import bring_up, build_window  # noqa: E402
 from tvdesk.gui.collector import MainThreadCollector  # noqa: E402
 from tvdesk.gui.dialogs.live import LiveDialog  # noqa: E402
 from tvdesk.gui.main_window import MainWindow  # noqa: E402
+from tvdesk.notify.senders import Endpoints  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 FAKE_SECRET = "screenshot-fake-secret-not-used-anywhere"
@@ -89,6 +96,7 @@ async def fill_with_activity(window: MainWindow) -> None:
             await asyncio.sleep(0.02)
         await send(session, window, symbol="BINANCE:ETHUSDT", qty="0.5", price="3100")
         await send(session, window, symbol="BYBIT:SOLUSDT.P", qty="3", price="140")
+        await send(session, window, symbol="BINANCE:BTCUSDT.P", side="sell", price="50500")
         await send(session, window, symbol="BINANCE:LTCUSDT", qty="2", price="85")
         await send(session, window, qty="0.5", price="52000", client_ref="too-big")
         await send(session, window, qty="0.5", price="52000", client_ref="too-big")
@@ -96,6 +104,19 @@ async def fill_with_activity(window: MainWindow) -> None:
     await until(lambda: all(r.outcome != "pending" for r in model.rows()) and model.rowCount())
     window.connect_panel.send_test()
     await until(lambda: "Round trip" in window.connect_panel.test_result.text())
+
+
+async def send_test_notification(window: MainWindow) -> None:
+    """A real test send, to loopback fakes of the Telegram and ntfy APIs (never the internet)."""
+    fake = FakeNotify()
+    await fake.start()
+    panel = window.notify_panel
+    panel.endpoints = Endpoints(fake.url, fake.url)
+    try:
+        panel.send_test()
+        await until(lambda: "sent" in panel.results["ntfy"].text())
+    finally:
+        await fake.stop()
 
 
 def save(widget: QWidget, name: str) -> None:
@@ -112,17 +133,21 @@ async def shoot() -> None:
             listener=replace(base.listener, port=0),
             symbols=[
                 SymbolRule("BTCUSDT", "binance", "BTC/USDT"),
+                SymbolRule("BTCUSDT.P", "binance", "BTC/USDT:USDT", leverage=Decimal("3")),
                 SymbolRule("ETHUSDT", "binance", "ETH/USDT", Decimal("2")),
                 SymbolRule("XRPUSDT", "binance", "XRP/USDT", enabled=False),
             ],
+            notify=NotifySettings(telegram_chat_id=CHAT_ID, ntfy_topic="tvdesk-7Hq2mZx9"),
         )
         keystore = Keystore(service_name(data))
         keystore.set(WEBHOOK_SECRET, FAKE_SECRET)
+        keystore.set(TELEGRAM_BOT_TOKEN, BOT_TOKEN)  # the fake's; shown masked
         window = build_window(settings, keystore, resolve_paths(data), tunnel=False)
         window.resize(*SIZE)
         window.show()
         assert await bring_up(window)
         await fill_with_activity(window)
+        await send_test_notification(window)
         window.symbols_panel.ticker.setText("BINANCE:SOLUSDT")
         window.symbols_panel.resolve()
         window.symbols_panel.scan_pending()
@@ -138,6 +163,7 @@ async def shoot() -> None:
             (window.symbols_panel, "symbols"),
             (window.risk_panel, "risk"),
             (window.secrets_panel, "secrets"),
+            (window.notify_panel, "notifications"),
         ):
             window.tabs.setCurrentWidget(panel)
             if panel is window.connect_panel:  # "I'm coming from": another bridge's format

@@ -21,6 +21,8 @@ from types import ModuleType
 
 import pytest
 
+import tvdesk
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGING = ROOT / "packaging"
 
@@ -53,7 +55,7 @@ KEPT = [
     "PySide6/Qt/plugins/xcbglintegrations/libqxcb-glx-integration.so",
     "PySide6/Qt/plugins/platforminputcontexts/libcomposeplatforminputcontextplugin.so",
     "PySide6/plugins/styles/qmodernwindowsstyle.dll",
-    "resources/tvdesk.svg",
+    "tvdesk/resources/tvdesk.svg",
     "keyring-25.7.0.dist-info/entry_points.txt",
 ]
 DROPPED = [
@@ -106,7 +108,7 @@ def test_prune_drops_what_only_dropped_files_needed():
     }
     symlink = ("libgtk-3.so", "libgtk-3.so.0", "SYMLINK")
     qm = ("PySide6/Qt/translations/qt_de.qm", "/q/qt_de.qm", "DATA")
-    template = ("resources/templates/strategy.json", "/r/strategy.json", "DATA")
+    template = ("tvdesk/resources/templates/strategy.json", "/r/strategy.json", "DATA")
 
     binaries, datas, removed = trim.prune(
         [gtk, xcb, qtgui, libgtk, cairo, glib, by_ctypes, ext],
@@ -177,7 +179,19 @@ def test_the_spec_bundles_resources_and_keyring_metadata():
     source = (PACKAGING / "tvdesk.spec").read_text(encoding="utf-8")
     assert 'copy_metadata("keyring")' in source  # keyring finds backends by entry points
     assert '"resources"' in source
-    assert (ROOT / "resources" / "tvdesk.svg").is_file()
+    assert (ROOT / "tvdesk" / "resources" / "tvdesk.svg").is_file()
+
+
+def test_the_bundle_carries_the_licence_and_the_lgpl_notice_for_qt():
+    source = (PACKAGING / "tvdesk.spec").read_text(encoding="utf-8")
+    assert '"LICENSE"' in source and '"THIRD-PARTY-NOTICES.md"' in source
+    assert '"licenses"' in source
+    notices = (PACKAGING / "THIRD-PARTY-NOTICES.md").read_text(encoding="utf-8")
+    assert "PySide6" in notices and "LGPL-3.0" in notices and "licenses/LGPL-3.0.txt" in notices
+    lgpl = (PACKAGING / "licenses" / "LGPL-3.0.txt").read_text(encoding="utf-8")
+    assert "GNU LESSER GENERAL PUBLIC LICENSE" in lgpl and "Version 3" in lgpl
+    gpl = (PACKAGING / "licenses" / "GPL-3.0.txt").read_text(encoding="utf-8")
+    assert "GNU GENERAL PUBLIC LICENSE" in gpl and "Version 3" in gpl
 
 
 def test_the_app_icons_are_well_formed(tmp_path):
@@ -212,3 +226,99 @@ def test_the_app_icons_are_well_formed(tmp_path):
         kinds.append(data[at : at + 4])
         at += struct.unpack(">I", data[at + 4 : at + 8])[0]
     assert at == len(data) and {b"ic07", b"ic08", b"ic09", b"ic10"} <= set(kinds)
+
+
+# -- version and windowing per OS ------------------------------------------------
+
+version_info = _load("version_info")
+
+
+class _Built:
+    """Stands for one of PyInstaller's versioninfo classes: records how it was called."""
+
+    def __init__(self, kind: str, *args: object, **kwargs: object) -> None:
+        self.kind, self.args, self.kwargs = kind, args, kwargs
+
+
+def _windows_version_resource(text: str) -> _Built:
+    names = ("VSVersionInfo", "FixedFileInfo", "StringFileInfo", "StringTable")
+    names += ("StringStruct", "VarFileInfo", "VarStruct")
+    scope = {n: (lambda *a, _n=n, **k: _Built(_n, *a, **k)) for n in names}
+    # PyInstaller reads the file the same way: eval() of one expression of these classes.
+    return eval(compile(text, "version_info.txt", "eval"), {"__builtins__": {}}, scope)
+
+
+def test_the_windows_version_resource_comes_from_the_one_version_source(tmp_path):
+    path = version_info.write_windows_version_file(ROOT, tmp_path / "version_info.txt")
+    resource = _windows_version_resource(path.read_text(encoding="utf-8"))
+    ffi = resource.kwargs["ffi"]
+    expected = version_info.numbers(tvdesk.__version__)
+    assert ffi.kwargs["filevers"] == ffi.kwargs["prodvers"] == expected
+    (strings,) = [kid for kid in resource.kwargs["kids"] if kid.kind == "StringFileInfo"]
+    table = dict(s.args for s in strings.args[0][0].args[1])
+    version = tvdesk.__version__
+    assert table["FileVersion"] == table["ProductVersion"] == version
+    assert (table["ProductName"], table["OriginalFilename"]) == ("tvdesk", "tvdesk.exe")
+
+
+@pytest.mark.parametrize(
+    ("version", "numbers"),
+    [
+        ("0.1.0", (0, 1, 0, 0)),
+        ("1.2.3.4", (1, 2, 3, 4)),
+        ("2.0.0rc1", (2, 0, 0, 0)),
+        ("3.1", (3, 1, 0, 0)),
+    ],
+)
+def test_version_numbers_for_windows(version, numbers):
+    assert version_info.numbers(version) == numbers
+
+
+def test_a_version_windows_cannot_hold_is_named():
+    with pytest.raises(ValueError, match="at most 65535"):
+        version_info.numbers("1.70000.0")
+    with pytest.raises(ValueError, match="does not start with a number"):
+        version_info.numbers("dev")
+
+
+def _exe_calls() -> list[dict[str, ast.expr]]:
+    calls = []
+    for node in ast.walk(_spec_tree()):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "EXE":
+            calls.append({kw.arg: kw.value for kw in node.keywords if kw.arg})
+    return calls
+
+
+def test_the_windows_exe_is_windowed_with_icon_and_version_and_a_console_twin():
+    by_name = {ast.literal_eval(call["name"]): call for call in _exe_calls()}
+    assert set(by_name) == {"tvdesk", "tvdesk-cli"}
+    app, cli = by_name["tvdesk"], by_name["tvdesk-cli"]
+    # console=not (IS_WIN or IS_MAC): no console window on Windows (and macOS).
+    assert ast.unparse(app["console"]) == "not (IS_WIN or IS_MAC)"
+    assert ast.literal_eval(cli["console"]) is True
+    for call in (app, cli):
+        assert (
+            ast.unparse(call["icon"]) == "icon" and ast.unparse(call["version"]) == "version_info"
+        )
+    source = (PACKAGING / "tvdesk.spec").read_text(encoding="utf-8")
+    assert 'icon = str(BUILD / "icons" / ("tvdesk.ico" if IS_WIN else "tvdesk.icns"))' in source
+    assert "write_windows_version_file(ROOT," in source
+
+
+def test_the_macos_app_has_its_info_plist():
+    bundles = [
+        node
+        for node in ast.walk(_spec_tree())
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "BUNDLE"
+    ]
+    (bundle,) = bundles
+    kwargs = {kw.arg: ast.unparse(kw.value) for kw in bundle.keywords}
+    assert kwargs["name"] == "'tvdesk.app'" and kwargs["icon"] == "icon"
+    assert kwargs["bundle_identifier"] == "version_info_module.BUNDLE_ID"
+    assert kwargs["info_plist"] == "version_info_module.mac_info_plist(__version__)"
+    version = tvdesk.__version__
+    plist = version_info.mac_info_plist(version)
+    assert version_info.BUNDLE_ID == "io.github.tvdesk"
+    assert plist["CFBundleShortVersionString"] == plist["CFBundleVersion"] == version
+    assert plist["NSHighResolutionCapable"] is True
+    assert plist["LSMinimumSystemVersion"] == "13.0"

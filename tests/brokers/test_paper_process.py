@@ -63,7 +63,7 @@ def wait_decided(engine: EngineProcess, alert_ids: list[str], timeout: float = 6
 
 def control(engine: EngineProcess, *args: str) -> dict[str, Any]:
     result = run_cli(
-        *args, "--data-dir", str(engine.data_dir), env={"TVDESK_WEBHOOK_SECRET": SECRET}
+        *args, "--json", "--data-dir", str(engine.data_dir), env={"TVDESK_WEBHOOK_SECRET": SECRET}
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)

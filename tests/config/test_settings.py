@@ -272,6 +272,8 @@ def test_settings_to_dict_is_plain_json() -> None:
         "symbol": "ETH/USDT:USDT",
         "qty_multiplier": "0.5",
         "enabled": False,
+        "leverage": "0",
+        "margin_mode": "",
     }
 
 

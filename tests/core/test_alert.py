@@ -95,7 +95,12 @@ def test_unknown_fields_are_ignored_and_listed():
 
 
 def test_an_unknown_field_that_would_change_the_trade_is_refused():
-    assert "leverage" in problems({**BASE, "leverage": 10})
+    assert "marginMode" in problems({**BASE, "marginMode": "isolated"})
+
+
+def test_leverage_is_read_and_checked():
+    assert parse({**BASE, "leverage": "5x"}).leverage == Decimal(5)
+    assert "1 or more" in problems({**BASE, "leverage": "0.5"})["leverage"]
 
 
 def test_defaults():

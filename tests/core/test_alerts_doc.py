@@ -195,6 +195,7 @@ PROBES: dict[str, tuple[dict[str, Any], Any, Callable[[Alert], Any], Any]] = {
     "limit_price": (BASE, "99", lambda a: (a.order_type, a.price), ("limit", 99)),
     "stop_loss": ({**BASE, "price": "100"}, "90", lambda a: a.stop_loss, 90),
     "take_profit": ({**BASE, "price": "100"}, "110", lambda a: a.take_profit, 110),
+    "leverage": (BASE, "5x", lambda a: a.leverage, 5),
     "client_ref": (BASE, "ref-1", lambda a: a.client_ref, "ref-1"),
     "timestamp": (BASE, ISO_NOW, lambda a: a.timestamp, NOW),
     "confidence": (BASE, "0.5", lambda a: a.confidence, Decimal("0.5")),

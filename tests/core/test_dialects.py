@@ -156,7 +156,7 @@ def test_other_products_aliases(name, value, attr, expected):
 
 def test_an_unknown_field_is_listed_a_trade_changing_one_refused():
     assert parse({**BASE, "interval": "15", "maxLag": 60}).ignored == ("interval", "maxLag")
-    for name in ("leverage", "trailing_offset", "reduceOnly", "risk", "stopPrice"):
+    for name in ("marginMode", "trailing_offset", "reduceOnly", "risk", "stopPrice"):
         assert name in problems({**BASE, name: 5})
     assert parse({**BASE, "reduce_only": False}).ignored == ("reduce_only",)
 

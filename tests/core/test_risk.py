@@ -51,8 +51,9 @@ def refused(order: OrderIntent, state: RiskState | None = None, **limits: object
 
 def test_limits_mirror_the_settings():
     # The price deviation is checked in the price step (engine/pricing.py), which knows the
-    # market price; every other risk setting is a limit of ``check``.
-    priced = {"max_price_deviation_pct"}
+    # market price; an alert's leverage is checked with the order's terms
+    # (engine/derivatives.py); every other risk setting is a limit of ``check``.
+    priced = {"max_price_deviation_pct", "max_leverage"}
     settings = [f.name for f in fields(RiskSettings) if f.name not in priced]
     assert [f.name for f in fields(RiskLimits)] == settings
 

@@ -68,7 +68,9 @@ def test_flags_override_the_file_for_this_run_only(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, log.read_text()[-2000:]
             time.sleep(0.05)
         status = json.loads(
-            run_cli("status", "--data-dir", str(data), env={"TVDESK_WEBHOOK_SECRET": SECRET}).stdout
+            run_cli(
+                "status", "--json", "--data-dir", str(data), env={"TVDESK_WEBHOOK_SECRET": SECRET}
+            ).stdout
         )
         assert status["kill_switch"] is True
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from tvdesk import __version__
 from tvdesk.engine import selftest
 from tvdesk.gui.probe import QtProbe
 
@@ -12,9 +13,35 @@ def test_self_test_passes_and_says_what_it_proved(capsys):
     assert selftest.run_self_test(QtProbe()) == 0
     out = capsys.readouterr().out.strip()
     assert out.startswith("self-test ok (")
-    for proof in ("Qt ", "keyring: ", "pyngrok ", "ccxt ", "binance", "alert filled"):
+    assert f"): tvdesk {__version__}, Qt " in out
+    for proof in ("keyring: ", "pyngrok ", "ccxt ", "binance", "alert filled"):
         assert proof in out
+    assert "headless" not in out
     assert len(out.splitlines()) == 1
+
+
+def test_headless_self_test_proves_the_rest_without_the_window(capsys):
+    assert selftest.run_self_test(None) == 0
+    out = capsys.readouterr().out.strip()
+    assert re.fullmatch(
+        rf"self-test ok \(\d+ ms\): tvdesk {re.escape(__version__)}, headless, keyring: .*, "
+        r"pyngrok .*, ccxt .* binance, one signed alert filled on paper",
+        out,
+    )
+    assert "Qt " not in out
+
+
+def test_headless_failures_are_named_too(monkeypatch, capsys):
+    def no_pyngrok() -> str:
+        raise ModuleNotFoundError("No module named 'pyngrok'")
+
+    monkeypatch.setattr(selftest, "_check_pyngrok", no_pyngrok)
+    assert selftest.run_self_test(None) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == (
+        "self-test FAILED: pyngrok: ModuleNotFoundError: No module named 'pyngrok'"
+    )
 
 
 def test_each_failure_is_named_on_one_line(monkeypatch, capsys):
@@ -64,4 +91,8 @@ def test_the_command_prints_ok_and_exits_0():
 
     assert result.returncode == 0, result.stderr
     (line,) = result.stdout.splitlines()
-    assert re.fullmatch(r"self-test ok \(\d+ ms\): .*one signed alert filled on paper", line)
+    assert re.fullmatch(
+        rf"self-test ok \(\d+ ms\): tvdesk {re.escape(__version__)}, Qt .*"
+        "one signed alert filled on paper",
+        line,
+    )

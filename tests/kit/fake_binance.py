@@ -148,8 +148,17 @@ class FakeBinance:
         balances: dict[str, str] | None = None,
         can_withdraw: bool = False,
         log_path: Path | None = None,
+        order_delay_s: float = 0.0,
+        symbols: dict[str, dict[str, str]] | None = None,
     ) -> None:
         self.api_key, self.secret = api_key, secret
+        # Markets beyond BTCUSDT / ETHUSDT: {"SOLUSDT": {...SYMBOLS' fields}}.
+        self.symbols = {**SYMBOLS, **(symbols or {})}
+        # Each new order is answered this long after it arrived (an exchange 100 ms away).
+        self.order_delay_s = order_delay_s
+        self.hold: asyncio.Event | None = None  # when set, new orders wait for it to be set
+        self.in_flight = 0  # order requests arrived and not yet answered
+        self.max_in_flight = 0
         self.prices = {
             s: Decimal(p) for s, p in (prices or {"BTCUSDT": "50000", "ETHUSDT": "3000"}).items()
         }
@@ -229,7 +238,7 @@ class FakeBinance:
         """A resting limit buy fills ``qty`` at its price, then expires (the rest is freed)."""
         (order,) = [o for o in self.orders.values() if o.client_order_id == client_order_id]
         assert order.status == "NEW" and order.type == "LIMIT" and order.side == "BUY"
-        spec, part = SYMBOLS[order.symbol], Decimal(qty)
+        spec, part = self.symbols[order.symbol], Decimal(qty)
         spend, held = self._hold(order)
         self.locked[spend] -= held
         cost, fee = part * order.price, part * FEE_RATE
@@ -336,13 +345,13 @@ class FakeBinance:
                 "serverTime": _ms(),
                 "rateLimits": [],
                 "exchangeFilters": [],
-                "symbols": [_symbol_info(name, spec) for name, spec in SYMBOLS.items()],
+                "symbols": [_symbol_info(name, spec) for name, spec in self.symbols.items()],
             }
         )
 
     async def _ticker(self, request: web.Request) -> web.Response:
         symbol = request.query.get("symbol", "")
-        if symbol not in SYMBOLS:
+        if symbol not in self.symbols:
             return self._json({"code": -1121, "msg": "Invalid symbol."}, 400)
         price = f"{self.prices[symbol]:f}"
         return self._json(
@@ -415,10 +424,18 @@ class FakeBinance:
             }
         )
         self.order_arrived.set()
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
+            if self.hold is not None:
+                await self.hold.wait()
+            if self.order_delay_s:
+                await asyncio.sleep(self.order_delay_s)
             order = self._place(p, cid)
         except BinanceError as exc:
             return self._json({"code": exc.code, "msg": exc.msg}, exc.status)
+        finally:
+            self.in_flight -= 1
         self._log(
             {
                 "event": "created",
@@ -431,7 +448,7 @@ class FakeBinance:
 
     def _place(self, p: dict[str, str], cid: str) -> Order:
         symbol = p.get("symbol", "")
-        spec = SYMBOLS.get(symbol)
+        spec = self.symbols.get(symbol)
         if spec is None:
             raise BinanceError(-1121, "Invalid symbol.")
         if any(o.client_order_id == cid and o.status == "NEW" for o in self.orders.values()):
@@ -462,7 +479,7 @@ class FakeBinance:
         return order
 
     def _hold(self, order: Order) -> tuple[str, Decimal]:
-        spec = SYMBOLS[order.symbol]
+        spec = self.symbols[order.symbol]
         if order.side == "SELL":
             return spec["base"], order.qty
         price = order.price if order.type == "LIMIT" else self.prices[order.symbol]
@@ -479,7 +496,7 @@ class FakeBinance:
         return False
 
     def _fill(self, order: Order, price: Decimal) -> None:
-        spec = SYMBOLS[order.symbol]
+        spec = self.symbols[order.symbol]
         spend, held = self._hold(order)
         self.locked[spend] -= held
         cost = order.qty * price
@@ -541,7 +558,7 @@ class FakeBinance:
 
     async def _my_trades(self, p: dict[str, str]) -> web.Response:
         order = self._find(p)
-        spec = SYMBOLS[order.symbol]
+        spec = self.symbols[order.symbol]
         return self._json(
             [
                 {

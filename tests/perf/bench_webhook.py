@@ -1,28 +1,47 @@
-"""Webhook benchmark: the headless tvdesk engine against a bare aiohttp handler.
+"""Webhook benchmark: the headless tvdesk engine against DESIGN.md's two references.
 
-    .venv/bin/python tests/perf/bench_webhook.py [--quick]
+    .venv/bin/python tests/perf/bench_webhook.py [--quick] [--profile FILE]
 
-DESIGN.md's quality bars are ratios against a bare aiohttp handler (read the body,
-reply 200) measured in the same run on the same machine, so this script starts the
-servers as subprocesses on 127.0.0.1 and measures each of them. A third server, the
-journaling floor, is the bare handler plus one durable commit of each body through
-tvdesk's own journal (nothing parsed or checked): its figures show how much of the
-bars journal-before-reply alone uses on this machine and disk. The figures:
+DESIGN.md's quality bars are ratios against two reference servers measured in the same
+run on the same machine (copies of ../shared/bench/ live beside this script):
+
+- the journaling floor (journal_floor.py): a bare aiohttp handler plus a durable,
+  group-committed SQLite journal (WAL, synchronous FULL), each reply after its commit,
+  nothing parsed: the limit for journal-before-reply on this machine and disk;
+- the FastAPI peer (fastapi_peer.py + common.py): the seeds' style of receiver on
+  uvicorn (secret check, parse, in-memory de-dup), keeping nothing. It needs the
+  "bench" extra: ``.venv/bin/pip install -e '.[bench]'`` (``make bench`` does it).
+
+This script starts them and tvdesk as subprocesses on 127.0.0.1 and measures each:
 
 - ack latency p50/p99/max at 200 alerts/s open-loop: request i is due at t0 + i/200
   and its latency runs from that scheduled time to its response, so queueing counts;
 - sustained alerts/s: a closed loop over many keep-alive connections, every alert
-  unique (so tvdesk journals every one) and every reply expected to be 200.
+  unique (so tvdesk journals every one) and every reply expected to be 200. For tvdesk
+  two figures: ``throughput_per_s`` counts the 200s (journaled before the reply), and
+  ``executed_per_s`` runs until its worker has also executed the round's last alert on
+  paper (the queue is empty again), which is what DESIGN's bar asks for.
+
+The ratios and targets: tvdesk/floor throughput >= 0.6, tvdesk/peer throughput >= 1.5,
+tvdesk/floor ack p99 <= 1.3. ``--diagnostics`` adds two more servers for context: a
+bare aiohttp handler (read the body, reply 200) and the bare handler journaling each
+body through tvdesk's own journal (``tvdesk_journal_floor``: what tvdesk's journal costs
+against the reference floor's).
 
 Every alert is a valid TradingView-style alert with the webhook secret in its body
 and a unique client_ref. After the run the engine is stopped and its journal
 exported: the accepted rows must be exactly the alerts that got a 200.
 
 The machine may be shared, so the phases run in rounds: latency rounds alternate
-between the two servers, throughput rounds report their median. tvdesk's worker
-keeps executing accepted alerts after their 200, so the script waits for its queue
-to empty before each latency round and runs tvdesk's throughput rounds last: its
-backlog must not steal CPU from the baseline.
+between the servers, throughput rounds report their median. tvdesk's worker keeps
+executing accepted alerts after their 200, so the script waits for its queue to empty
+before each latency round and runs tvdesk's throughput rounds last: its backlog must
+not steal CPU from the references.
+
+``--profile FILE`` records tvdesk with py-spy (the "bench" extra) during its
+throughput rounds: FILE ending in .txt is py-spy's raw collapsed stacks, summarised
+by function under "profile" in the JSON (``--profile-gil``: only samples holding the
+GIL, i.e. where the interpreter's time goes); any other name is a speedscope file.
 
 The load generator is a minimal HTTP/1.1 keep-alive client on asyncio.Protocol (on
 uvloop when installed) sending pre-built requests; open-loop send times come from a
@@ -47,7 +66,9 @@ import os
 import platform
 import queue
 import secrets
+import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -65,10 +86,16 @@ from typing import Any, TypeVar, cast
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
 RATE_PER_S = 200.0
-TARGETS = {"ack_p99_ratio_max": 1.3, "throughput_ratio_min": 0.6}
+PERF = Path(__file__).resolve().parent
+TARGETS = {
+    "ack_p99_vs_floor_max": 1.3,
+    "throughput_vs_floor_min": 0.6,
+    "throughput_vs_peer_min": 1.5,
+}
 READY_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 10.0  # a request still unanswered this long after its phase is an error
 DRAIN_TIMEOUT_S = 20.0  # how long to wait for tvdesk's worker to empty its queue
+EXECUTE_TIMEOUT_S = 300.0  # ... after a throughput round, to time its execution
 SETTLE_S = 0.3
 OPEN_LOOP_CONNECTIONS = 8  # opened up front; more are opened when all are busy
 MAX_OPEN_LOOP_CONNECTIONS = 256
@@ -207,6 +234,61 @@ class BareServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(10)
+
+
+# -- the reference servers (DESIGN.md's journaling floor and FastAPI peer) --------------
+
+
+class ScriptServer:
+    """A reference script run as ``python SCRIPT PORT``; ready once its port accepts."""
+
+    def __init__(self, script: Path, stderr_path: Path, env: dict[str, str] | None = None) -> None:
+        self.script = script
+        self.stderr_path = stderr_path
+        self.env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def start(self) -> ScriptServer:
+        self.port = free_port()
+        with open(self.stderr_path, "w", encoding="utf-8") as stderr:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(self.script), str(self.port)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                cwd=self.script.parent,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+            )
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"{self.script.name} exited: {self.stderr_path.read_text()[-2000:]}"
+                )
+            try:
+                socket.create_connection((HOST, self.port), timeout=1).close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{self.script.name} was not ready in time") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
 
 
 # -- the load generator: a minimal HTTP/1.1 keep-alive client ----------------------------
@@ -604,11 +686,16 @@ def throughput_round(
         other = max(0.0, machine - server_cpu - generator_cpu) / window
     return {
         "per_s": len(ok) / elapsed if elapsed > 0 else 0.0,
+        "start_at": start_at,
+        "finished_at": start_at + elapsed,
         "ok": ok,
         "errors": errors,
         "not_sent": sum(r["not_sent"] for r in results),
         "generator_cpu": generator_cpu / elapsed if elapsed > 0 else None,
         "server_cpu": server_cpu / elapsed if server_cpu is not None and elapsed > 0 else None,
+        # CPU per alert: steadier than alerts/s when other work shares the machine.
+        "server_cpu_us": server_cpu / len(ok) * 1e6 if server_cpu is not None and ok else None,
+        "server_cpu_start": server_cpu0,
         "other_load": other,
     }
 
@@ -660,6 +747,16 @@ class Target:
             time.sleep(0.05)
         self.drain_s.append(round(time.monotonic() - started, 2))
 
+    def executed_at(self) -> float | None:
+        """When the worker's queue was empty again (monotonic), None if not in time."""
+        assert self.drained is not None
+        started = time.monotonic()
+        while not self.drained():
+            if time.monotonic() - started > EXECUTE_TIMEOUT_S:
+                return None
+            time.sleep(0.01)
+        return time.monotonic()
+
     def report(self) -> dict[str, Any]:
         lat = self.latency
         lat.latencies.sort()
@@ -669,6 +766,7 @@ class Target:
             tp_errors.update(r["errors"])
         all_errors = self.warmup_errors + lat.errors + tp_errors
         per_s = [r["per_s"] for r in self.rounds]
+        executed = [r["executed_per_s"] for r in self.rounds if r.get("executed_per_s")]
         result: dict[str, Any] = {
             "ack_p50_ms": _ms(_pct(lat.latencies, 50)),
             "ack_p99_ms": _ms(_pct(lat.latencies, 99)),
@@ -683,11 +781,18 @@ class Target:
             "throughput_rounds_per_s": [round(x, 1) for x in per_s],
             "throughput_not_sent": sum(r["not_sent"] for r in self.rounds),
             "server_cpu_cores": _median_of(self.rounds, "server_cpu"),
+            "server_cpu_us_per_alert": _median_of(self.rounds, "server_cpu_us"),
             "generator_cpu_cores": _median_of(self.rounds, "generator_cpu"),
             "other_load_cores": _median_of(self.rounds, "other_load"),
             "acked_200": len(self.acked),
         }
         if self.drained is not None:
+            result["executed_per_s"] = round(statistics.median(executed), 1) if executed else None
+            result["executed_rounds_per_s"] = [round(x, 1) for x in executed]
+            result["executed_cpu_us_per_alert"] = _median_of(
+                [r for r in self.rounds if "executed_cpu_us" in r], "executed_cpu_us"
+            )
+            result["worker_backlog_s"] = [r.get("backlog_s") for r in self.rounds]
             result["worker_drain_waits_s"] = self.drain_s
         return result
 
@@ -710,10 +815,83 @@ def engine_drained(control_port: int, secret: str) -> Callable[[], bool]:
     return drained
 
 
+# -- the profile ------------------------------------------------------------------------
+
+
+class Profiler:
+    """py-spy recording one process; a raw (.txt) record is summarised by function."""
+
+    def __init__(self, path: Path, gil: bool, rate: int = 250) -> None:
+        self.path = path
+        self.gil = gil
+        self.rate = rate
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, pid: int) -> None:
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        fmt = "raw" if self.path.suffix == ".txt" else "speedscope"
+        cmd = [spy, "record", "--pid", str(pid), "--rate", str(self.rate), "--nonblocking"]
+        cmd += ["--format", fmt, "--output", str(self.path)] + (["--gil"] if self.gil else [])
+        log(f"profiling tvdesk with py-spy into {self.path}")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(1.0)  # py-spy attaches before the load starts
+        if self.proc.poll() is not None:
+            assert self.proc.stderr is not None
+            raise RuntimeError(f"py-spy did not start: {self.proc.stderr.read().decode()}")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        try:
+            self.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def summary(self, top: int = 20) -> dict[str, Any]:
+        """Share of the samples per function (its lines merged): self and inclusive."""
+        report: dict[str, Any] = {"file": str(self.path), "gil_only": self.gil}
+        if self.path.suffix != ".txt" or not self.path.exists():
+            return report
+        own: Counter[str] = Counter()
+        inclusive: Counter[str] = Counter()
+        total = 0
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            frames = [_function_of(frame) for frame in stack.split(";")]
+            total += int(count)
+            own[frames[-1]] += int(count)
+            for frame in set(frames):
+                inclusive[frame] += int(count)
+        share = {
+            "self": own.most_common(top),
+            "inclusive": inclusive.most_common(top * 2),
+        }
+        report["samples"] = total
+        for kind, rows in share.items():
+            report[kind] = [f"{100 * n / total:5.1f}% {name}" for name, n in rows]
+        return report
+
+
+def _function_of(frame: str) -> str:
+    """``name (file.py:12)`` -> ``name (file.py)``: one row per function, not per line."""
+    head, sep, tail = frame.rpartition(":")
+    return f"{head})" if sep and tail.rstrip(")").isdigit() else frame
+
+
 # -- the run ----------------------------------------------------------------------------
 
 
-def run_phases(targets: list[Target], secret: str, run_id: str, cfg: Config) -> None:
+def run_phases(
+    targets: list[Target],
+    secret: str,
+    run_id: str,
+    cfg: Config,
+    profiler: Profiler | None = None,
+) -> None:
     for t in targets:
         log(f"{t.name}: warm-up ({cfg.warmup} alerts)")
         requests = [
@@ -739,6 +917,8 @@ def run_phases(targets: list[Target], secret: str, run_id: str, cfg: Config) -> 
     # A server with a backlog (tvdesk's worker) goes last: it would slow the others down.
     for t in targets:
         t.wait_drained()
+        if profiler is not None and t.name == "tvdesk":
+            profiler.start(t.pid)
         for r in range(cfg.throughput_rounds):
             time.sleep(SETTLE_S)
             log(
@@ -747,8 +927,20 @@ def run_phases(targets: list[Target], secret: str, run_id: str, cfg: Config) -> 
             )
             prefix = f"{run_id}-tp{r}-"
             result = throughput_round(t.port, t.pid, secret, prefix, cfg)
-            t.acked.extend(f"{prefix}{i}" for i in result.pop("ok"))
+            ok = result.pop("ok")
+            t.acked.extend(f"{prefix}{i}" for i in ok)
+            if t.drained is not None:
+                # The round ends for DESIGN's bar when its last alert is executed too.
+                done = t.executed_at()
+                cpu0, cpu1 = result["server_cpu_start"], process_cpu_s(t.pid)
+                if done is not None:
+                    result["executed_per_s"] = len(ok) / (done - result["start_at"])
+                    if cpu0 is not None and cpu1 is not None and ok:
+                        result["executed_cpu_us"] = (cpu1 - cpu0) / len(ok) * 1e6
+                    result["backlog_s"] = round(done - result["finished_at"], 2)
             t.rounds.append(result)
+        if profiler is not None and t.name == "tvdesk":
+            profiler.stop()
 
 
 def check_journal(data_dir: Path, acked: list[str]) -> dict[str, Any]:
@@ -787,11 +979,35 @@ def fs_type(path: Path) -> str | None:
     return kind
 
 
-def ratios_to(base: dict[str, Any], other: dict[str, Any]) -> dict[str, float | None]:
-    """DESIGN's two ratios of ``other`` against ``base``."""
+def ratios_of(tvdesk: dict[str, Any], floor: dict[str, Any], peer: dict[str, Any]) -> dict:
+    """DESIGN's ratios: tvdesk against the journaling floor and against the FastAPI peer.
+
+    ``*_executed`` uses tvdesk's executed_per_s (its worker done too) where the plain
+    ones use its 200s; the references have no worker, so theirs is their 200s.
+    """
+    executed = tvdesk.get("executed_per_s")
     return {
-        "ack_p99": ratio(other["ack_p99_ms"], base["ack_p99_ms"]),
-        "throughput": ratio(other["throughput_per_s"], base["throughput_per_s"]),
+        "ack_p99_vs_floor": ratio(tvdesk["ack_p99_ms"], floor["ack_p99_ms"]),
+        "throughput_vs_floor": ratio(tvdesk["throughput_per_s"], floor["throughput_per_s"]),
+        "throughput_vs_peer": ratio(tvdesk["throughput_per_s"], peer["throughput_per_s"]),
+        "executed_vs_floor": ratio(executed, floor["throughput_per_s"]),
+        "executed_vs_peer": ratio(executed, peer["throughput_per_s"]),
+    }
+
+
+def targets_met(ratios: dict[str, float | None]) -> dict[str, bool]:
+    def at_most(key: str, limit: float) -> bool:
+        return ratios[key] is not None and ratios[key] <= limit
+
+    def at_least(key: str, limit: float) -> bool:
+        return ratios[key] is not None and ratios[key] >= limit
+
+    return {
+        "ack_p99_vs_floor": at_most("ack_p99_vs_floor", TARGETS["ack_p99_vs_floor_max"]),
+        "throughput_vs_floor": at_least("throughput_vs_floor", TARGETS["throughput_vs_floor_min"]),
+        "throughput_vs_peer": at_least("throughput_vs_peer", TARGETS["throughput_vs_peer_min"]),
+        "executed_vs_floor": at_least("executed_vs_floor", TARGETS["throughput_vs_floor_min"]),
+        "executed_vs_peer": at_least("executed_vs_peer", TARGETS["throughput_vs_peer_min"]),
     }
 
 
@@ -807,7 +1023,7 @@ def log(message: str) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--quick", action="store_true", help="fewer alerts (under 30 s)")
+    parser.add_argument("--quick", action="store_true", help="fewer alerts (under a minute)")
     parser.add_argument(
         "--client-procs",
         type=int,
@@ -816,6 +1032,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--concurrency", type=int, default=64, help="throughput connections")
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default=default_loop())
+    parser.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="also measure a bare aiohttp handler and one journaling through tvdesk's journal",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy record tvdesk's throughput rounds into this file (.txt: raw, summarised)",
+    )
+    parser.add_argument(
+        "--profile-gil", action="store_true", help="with --profile: only samples holding the GIL"
+    )
     parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--journal", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -868,42 +1097,62 @@ def main(argv: list[str] | None = None) -> int:
         "platform": platform.platform(),
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
     }
+    profiler = None if args.profile is None else Profiler(args.profile, args.profile_gil)
     with tempfile.TemporaryDirectory(prefix="tvdesk-bench-") as tmp:
         tmp_path = Path(tmp)
         data_dir = tmp_path / "data"
         machine["data_dir_fs"] = fs_type(tmp_path)
-        bare = BareServer(tmp_path / "bare-stderr.log")
-        floor = BareServer(tmp_path / "floor-stderr.log", tmp_path / "floor" / "journal.db")
+        # The floor keeps its journal in a temporary folder: this one, the same disk.
+        floor = ScriptServer(
+            PERF / "journal_floor.py", tmp_path / "floor-stderr.log", {"TMPDIR": tmp}
+        )
+        peer = ScriptServer(
+            PERF / "fastapi_peer.py",
+            tmp_path / "peer-stderr.log",
+            {"TVDESK_WEBHOOK_SECRET": secret},
+        )
+        extra: list[BareServer] = []
+        if args.diagnostics:
+            extra = [
+                BareServer(tmp_path / "bare-stderr.log"),
+                BareServer(tmp_path / "tjournal-stderr.log", tmp_path / "tj" / "journal.db"),
+            ]
         engine = EngineProcess(data_dir, secret)
         try:
-            log("starting the bare aiohttp server, the journaling floor and tvdesk --headless")
-            bare.start()
-            floor.start()
+            log("starting the journaling floor, the FastAPI peer and tvdesk --headless")
+            targets = []
+            for name, server in (("journal_floor", floor), ("fastapi_peer", peer)):
+                server.start()
+                assert server.proc is not None
+                targets.append(Target(name, server.port, server.proc.pid))
+            for name, bare in zip(("bare", "tvdesk_journal_floor"), extra, strict=False):
+                bare.start()
+                assert bare.proc is not None
+                targets.append(Target(name, bare.port, bare.proc.pid))
             engine.start()
-            assert bare.proc is not None and floor.proc is not None and engine.proc is not None
+            assert engine.proc is not None
             info = json.loads((data_dir / "engine.json").read_text(encoding="utf-8"))
-            targets = [
-                Target("bare", bare.port, bare.proc.pid),
-                Target("journaled_floor", floor.port, floor.proc.pid),
+            targets.append(
                 Target(
                     "tvdesk",
                     engine.port,
                     engine.proc.pid,
                     drained=engine_drained(int(info["control_port"]), secret),
-                ),
-            ]
-            run_phases(targets, secret, run_id, cfg)
+                )
+            )
+            run_phases(targets, secret, run_id, cfg, profiler)
             log("stopping tvdesk and exporting its journal")
             engine_rc = engine.terminate()
             journal = check_journal(data_dir, targets[-1].acked)
         finally:
-            bare.stop()
-            floor.stop()
+            if profiler is not None:
+                profiler.stop()
+            for server in (floor, peer, *extra):
+                server.stop()
             engine.cleanup()
     machine["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
-    bare_result, floor_result, tvdesk_result = (t.report() for t in targets)
-    ratios = ratios_to(bare_result, tvdesk_result)
-    floor_ratios = ratios_to(bare_result, floor_result)
+    results = {t.name: t.report() for t in targets}
+    ratios = ratios_of(results["tvdesk"], results["journal_floor"], results["fastapi_peer"])
     procs = cfg.client_procs
     report = {
         "machine": machine,
@@ -915,20 +1164,26 @@ def main(argv: list[str] | None = None) -> int:
             "throughput": f"{cfg.throughput_rounds} rounds x {cfg.throughput_per_round} alerts",
             "concurrency": cfg.concurrency,
         },
-        "bare": bare_result,
-        "journaled_floor": floor_result,
-        "tvdesk": tvdesk_result,
-        "ratios": ratios,
-        # What the bars would read for a handler that does nothing but journal each
-        # body before replying (see serve_bare): the floor under any tvdesk figure.
-        "journaled_floor_ratios": floor_ratios,
-        "targets": TARGETS,
-        "meets_targets": {
-            "ack_p99": ratios["ack_p99"] is not None
-            and ratios["ack_p99"] <= TARGETS["ack_p99_ratio_max"],
-            "throughput": ratios["throughput"] is not None
-            and ratios["throughput"] >= TARGETS["throughput_ratio_min"],
+        "summary": {
+            name: {
+                "throughput_per_s": r["throughput_per_s"],
+                "ack_p99_ms": r["ack_p99_ms"],
+                "server_cpu_us_per_alert": r["server_cpu_us_per_alert"],
+                **(
+                    {
+                        "executed_per_s": r["executed_per_s"],
+                        "executed_cpu_us_per_alert": r["executed_cpu_us_per_alert"],
+                    }
+                    if "executed_per_s" in r
+                    else {}
+                ),
+            }
+            for name, r in results.items()
         },
+        **results,
+        "ratios": ratios,
+        "targets": TARGETS,
+        "meets_targets": targets_met(ratios),
         "generator": (
             f"raw HTTP/1.1 keep-alive client on asyncio.Protocol ({cfg.loop}), pre-built "
             f"requests; latency: in-process, ticker thread, open loop at {RATE_PER_S:.0f}/s; "
@@ -940,9 +1195,10 @@ def main(argv: list[str] | None = None) -> int:
         "engine_exit_code": engine_rc,
         "elapsed_s": round(time.monotonic() - started, 1),
     }
+    if profiler is not None:
+        report["profile"] = profiler.summary()
     print(json.dumps(report, indent=2))
-    results = (bare_result, floor_result, tvdesk_result)
-    clean = journal["match"] and not any(r["errors"] for r in results)
+    clean = journal["match"] and not any(r["errors"] for r in results.values())
     return 0 if clean else 1
 
 

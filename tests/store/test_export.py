@@ -41,6 +41,7 @@ ORDER_FIELDS = (
     "symbol",
     "side",
     "qty",
+    "contracts",
     "mode",
     "status",
     "filled",

@@ -123,5 +123,5 @@ async def test_a_version_1_journal_is_migrated_and_its_pending_alert_still_runs(
         decided = await desk.outcome("01OLDV1ALERT")
         assert decided.outcome == "filled", decided.reason
     with closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         assert conn.execute("SELECT mode FROM alerts WHERE client_ref = 'v1'").fetchone() == (None,)

@@ -74,8 +74,9 @@ class BalanceCache:
         cached = self._balances.get(exchange)
         if cached is None:
             return
-        if state.status != "filled" or state.average is None:
-            self._balances.pop(exchange, None)  # funds on hold: read them next time
+        # Funds on hold, or a perpetual (margin, not coins, moves): read them next time.
+        if state.status != "filled" or state.average is None or ":" in order.symbol:
+            self._balances.pop(exchange, None)
             return
         base, quote = split_symbol(order.symbol)
         held = dict(cached[1])

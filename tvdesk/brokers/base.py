@@ -51,6 +51,11 @@ class OrderRequest:
     price: Decimal | None  # the limit price, or the reference price of a market order
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
+    # Perpetuals (engine/derivatives.py): an order that only reduces the position, and
+    # the leverage / margin mode to set on the market first (None / "": leave them).
+    reduce_only: bool = False
+    leverage: Decimal | None = None
+    margin_mode: str = ""
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,6 @@ class Broker(Protocol):
         """
         ...
 
-    def discard(self, exchange: str) -> None:
+    def discard(self, exchange: str, alert_id: str) -> None:
         """The outcome could not be recorded: drop in-memory state the journal lacks."""
         ...

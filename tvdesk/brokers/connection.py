@@ -4,7 +4,8 @@ Credentials come from the keystore. One ccxt exchange per exchange id, created o
 use (ccxt is imported then, never at start-up in paper mode); its markets load in the
 background and are tried again with backoff. ``ready`` is the gate an alert passes before
 anything is sent: the circuit breaker closed, the keys present, the markets loaded (waited
-for, bounded). The breaker lives here too, and with the connection it makes ``status``.
+for, bounded), ccxt's throttle set from the exchange's documented limits (``throttle``).
+The breaker lives here too, and with the connection it makes ``status``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tvdesk.brokers.base import Unavailable
 from tvdesk.brokers.errors import ExchangeError, TemporaryError
 from tvdesk.brokers.exchange import Credentials, ExchangeClient, LiveTuning
 from tvdesk.brokers.retry import CircuitBreaker
+from tvdesk.brokers.throttle import burst_throttle
 from tvdesk.config.keystore import Keystore, KeystoreError
 from tvdesk.config.schema import Settings
 from tvdesk.core.clock import Clock
@@ -52,6 +54,7 @@ class Connection:
         )
         self.error: str | None = None
         self._loading: dict[str, asyncio.Task[None]] = {}
+        self._throttled: dict[str, Any] = {}  # exchange -> the ccxt object given its throttle
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- credentials and clients ------------------------------------------------
@@ -105,6 +108,7 @@ class Connection:
         for client in self.clients.values():
             await client.close()
         self.clients.clear()
+        self._throttled.clear()
 
     # -- markets ---------------------------------------------------------------------
 
@@ -162,7 +166,17 @@ class Connection:
                     f"{exchange} markets not loaded after {wait:g} s "
                     f"({self.error or 'no answer'}): nothing was sent"
                 ) from None
+        self._throttle(client)
         return client
+
+    def _throttle(self, client: ExchangeClient) -> None:
+        """A burst of orders goes at once, within the exchange's documented limits."""
+        api = client.api
+        if api is None or self._throttled.get(client.id) is api:
+            return
+        self._throttled[client.id] = api
+        if api.enableRateLimit and burst_throttle(api, client.id, client.market_type):
+            log.info("%s: orders throttled to its documented limits, bursts allowed", client.id)
 
     # -- the circuit breaker, and status --------------------------------------------------
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from typing import Any
 
 _URL = re.compile(r"(https?://[^\s?]+)\?\S*")
 _BODY = re.compile(r"\{.*\}", re.DOTALL)
@@ -65,7 +66,11 @@ def sanitize(text: str, secrets: Iterable[str | None]) -> str:
 
 
 def exchange_message(raw: str) -> str:
-    """The exchange's own words from a ccxt message ("binance {"code":-2010,"msg":"…"}")."""
+    """The exchange's own words from a ccxt message ("binance {"code":-2010,"msg":"…"}").
+
+    Bybit says them in ``retMsg`` / ``retCode``; OKX says why an order failed per order
+    (``data[].sMsg`` / ``sCode``) under a general "All operations failed", so those win.
+    """
     match = _BODY.search(raw)
     if match:
         try:
@@ -73,11 +78,21 @@ def exchange_message(raw: str) -> str:
         except ValueError:
             body = None
         if isinstance(body, dict):
-            msg = body.get("msg") or body.get("message") or body.get("error")
-            code = body.get("code")
+            msg, code = _said(body)
             if msg:
                 return f"{msg} (code {code})" if code not in (None, "", 0) else str(msg)
     return raw
+
+
+def _said(body: dict[str, Any]) -> tuple[Any, Any]:
+    """(message, code) from an exchange's error body, whichever of their shapes it has."""
+    data = body.get("data")
+    for one in data if isinstance(data, list) else []:  # OKX: per order, under "msg"
+        if isinstance(one, dict) and one.get("sMsg") and one.get("sCode") not in (None, "0"):
+            return one["sMsg"], one["sCode"]
+    if body.get("retMsg"):  # Bybit
+        return body["retMsg"], body.get("retCode")
+    return body.get("msg") or body.get("message") or body.get("error"), body.get("code")
 
 
 def translate(exc: BaseException, exchange: str, secrets: Iterable[str | None]) -> ExchangeError:

@@ -12,28 +12,21 @@ import asyncio
 import importlib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from tvdesk.brokers.errors import (
-    NotFound,
-    SymbolError,
-    TemporaryError,
-    Unsupported,
-    translate,
-)
+from tvdesk.brokers.contracts import in_coins, in_contracts
+from tvdesk.brokers.errors import SymbolError, TemporaryError, Unsupported, translate
+from tvdesk.brokers.venues import venue_for
+from tvdesk.brokers.venues.cost import cost_params
 from tvdesk.core.decimals import plain
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Exchanges whose ccxt fetch_order looks an order up by {"clientOrderId": ...} (checked in
-# ccxt's source); elsewhere tvdesk searches the open and recent orders instead.
-_FETCH_BY_CLIENT_ID = {"binance", "binanceus"}
 _STATUS = {
     "closed": "filled",
     "canceled": "canceled",
@@ -142,17 +135,8 @@ def _fee(order: dict[str, Any]) -> tuple[Decimal | None, str | None]:
 
 
 def exchange_client_order_id(exchange_id: str, cid: str) -> str:
-    """tvdesk's client order id in the form an exchange accepts.
-
-    Most take up to 32 alphanumerics as they are. Gate wants "t-" and at most 28
-    characters (a ULID's first character is "0" for millennia, so it can go); Kraken
-    wants a UUID (derived, so a lookup finds the same order).
-    """
-    if exchange_id in ("gate", "gateio"):
-        return "t-" + cid[4:]
-    if exchange_id.startswith("kraken"):
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"tvdesk:{cid}"))
-    return cid
+    """tvdesk's client order id in the form an exchange accepts (see ``venues``)."""
+    return venue_for(exchange_id).client_order_id(cid)
 
 
 def rewrite_urls(api: Any, base: str) -> Any:
@@ -180,6 +164,7 @@ class ExchangeClient:
         tuning: LiveTuning | None = None,
     ) -> None:
         self.id = exchange_id
+        self.venue = venue_for(exchange_id)  # what this exchange does differently
         self.credentials = credentials
         self.sandbox = sandbox
         self.url = url
@@ -188,6 +173,7 @@ class ExchangeClient:
         self.api: Any = None  # the ccxt exchange
         self.markets_loaded_at: float | None = None
         self._tick_size = True
+        self.position_mode = "oneway"  # perpetuals: oneway | hedge (settings, per order)
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
@@ -219,15 +205,7 @@ class ExchangeClient:
 
     def _config(self) -> dict[str, Any]:
         options: dict[str, Any] = {"defaultType": self.market_type}
-        if self.id.startswith("binance"):
-            options.update(
-                recvWindow=self.tuning.recv_window_ms,
-                adjustForTimeDifference=True,
-                # One request loads the markets: no currencies, no margin pairs.
-                fetchCurrencies=False,
-                fetchMargins=False,
-                fetchMarkets={"types": ["linear" if self.market_type == "swap" else "spot"]},
-            )
+        options.update(self.venue.options(self.market_type, self.tuning.recv_window_ms))
         config: dict[str, Any] = {
             "enableRateLimit": self.tuning.rate_limit,
             "timeout": int(self.tuning.request_timeout_s * 1000),
@@ -292,6 +270,11 @@ class ExchangeClient:
             )
         return market
 
+    @property
+    def settle_s(self) -> float:
+        """After this long, an order this exchange does not know can no longer appear."""
+        return self.venue.settle_s(self.tuning.recv_window_ms, self.tuning.settle_margin_s)
+
     def step(self, value: Any) -> Decimal | None:
         """A precision entry as the smallest increment, whatever ccxt's precision mode."""
         number = dec(value)
@@ -311,42 +294,36 @@ class ExchangeClient:
         client_order_id: str,
         params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        extra = {"clientOrderId": exchange_client_order_id(self.id, client_order_id)}
+        market = self.market(symbol) or {}
+        extra = {self.venue.id_param: self.venue.client_order_id(client_order_id)}
+        extra.update(self.venue.order_params(market, order_type, side))
+        if order_type == "market" and side == "buy" and self.venue.buys_by_cost(self.api, market):
+            # Sized in the quote coin there: the cost at the order's reference price.
+            extra.update(cost_params(self.api, self.id, market, qty, price))
         extra.update(params or {})
         # A market order goes without a price: Binance would turn amount × price into a
         # quote amount (quoteOrderQty), and the fill would not be the amount asked for.
         limit = price if order_type == "limit" else None
-        return await self._call(
+        reply = await self._call(
             self.api.create_order(
                 symbol,
                 order_type,
                 side,
-                float(qty),
+                float(in_contracts(self.market(symbol), qty)),
                 float(limit) if limit is not None else None,
                 extra,
             )
         )
+        return in_coins(self.market(symbol), self.venue.normalize(reply))
 
     async def find(self, client_order_id: str, symbol: str, since_s: float) -> dict | None:
-        """The order with this client order id, or None when the exchange has none."""
-        cid = exchange_client_order_id(self.id, client_order_id)
-        if self.id in _FETCH_BY_CLIENT_ID:
-            try:
-                return await self._call(self.api.fetch_order(None, symbol, {"clientOrderId": cid}))
-            except NotFound:
-                return None
-        orders: list[dict[str, Any]] = []
-        has = self.api.has
-        if has.get("fetchOpenOrders"):
-            orders += await self._call(self.api.fetch_open_orders(symbol))
+        """The order with this client order id in any state, or None when there is none."""
+        cid = self.venue.client_order_id(client_order_id)
         since = int((since_s - 60) * 1000)
-        if has.get("fetchOrders"):
-            orders += await self._call(self.api.fetch_orders(symbol, since))
-        elif has.get("fetchClosedOrders"):
-            orders += await self._call(self.api.fetch_closed_orders(symbol, since))
-        else:
-            raise Unsupported(f"{self.id} cannot list orders, so tvdesk cannot look one up")
-        return next((o for o in orders if o.get("clientOrderId") == cid), None)
+        found = await self.venue.find(self.api, self._call, cid, symbol, since)
+        if found is None:
+            return None
+        return in_coins(self.market(symbol), self.venue.normalize(found))
 
     async def fee_from_trades(self, order: dict[str, Any], symbol: str) -> dict[str, Any]:
         """The order with its fee filled in from its trades (a lookup reply has none)."""
@@ -357,7 +334,8 @@ class ExchangeClient:
         return {**order, "fees": fees, "fee": None} if fees else order
 
     async def cancel(self, exchange_order_id: str, symbol: str) -> dict[str, Any]:
-        return await self._call(self.api.cancel_order(exchange_order_id, symbol))
+        reply = await self._call(self.api.cancel_order(exchange_order_id, symbol))
+        return in_coins(self.market(symbol), self.venue.normalize(reply))
 
     # -- account ---------------------------------------------------------------------
 

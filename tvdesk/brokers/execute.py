@@ -48,14 +48,15 @@ class LiveExecutor:
         self.sender = sender
         self.journal = journal
         self.clock = clock
-        self._last_alert: str | None = None
         self._unrecorded: set[str] = set()
 
-    def discard(self, exchange: str) -> None:
-        """The worker could not record the last execution: settle that alert again first."""
+    def discard(self, exchange: str, alert_id: str) -> None:
+        """The worker could not record ``alert_id``'s execution: settle it again first.
+
+        Named by the worker, never guessed as "the last one sent": with markets submitting
+        at once, another alert's order may have been sent after it."""
         self.balances.drop(exchange)
-        if self._last_alert is not None:
-            self._unrecorded.add(self._last_alert)
+        self._unrecorded.add(alert_id)
 
     async def recover(self, alert_id: str) -> Execution | None:
         if alert_id not in self._unrecorded:
@@ -78,7 +79,10 @@ class LiveExecutor:
         )
         return execution
 
-    async def execute(self, request: OrderRequest, now: float) -> Execution:
+    async def execute(
+        self, request: OrderRequest, now: float, params: dict[str, Any] | None = None
+    ) -> Execution:
+        """``params``: what the order carries beyond the basics (reduce-only, position side)."""
         mapping = request.mapping
         client = await self.connection.ready(mapping.exchange)
         market = client.market(mapping.symbol)
@@ -97,16 +101,16 @@ class LiveExecutor:
             qty,
             price,
         )
-        self._last_alert = request.alert_id
         lifted, refusal = await self._lift_protection(client, request)
         if refusal is not None:
             return Execution("failed", refusal, trail=[*lifted, ("protect", False, refusal)])
-        execution, state = await self._execution(client, order, self.sender.place(client, order))
+        placed = self.sender.place(client, order, params)
+        execution, state = await self._execution(client, order, placed)
         if request.order_type == "limit":
             execution.trail.insert(0, ("precision", True, f"limit order: {note}"))
         execution.trail[:0] = lifted
         if lifted and state is not None and state.filled:
-            left = await self.reader.position(mapping) - state.filled
+            left = abs(await self.reader.position(mapping)) - state.filled  # a short too
             if left > 0:
                 note = f"the remaining {plain(left)} {mapping.base} has no stop-loss or take-profit"
                 execution.trail.append(("protect", False, note))

@@ -1,4 +1,5 @@
-"""The live broker's journal writes: order rows, fills, positions built from real fills.
+"""The live broker's journal writes: order rows, fills, and through ``live_book`` the
+positions built from real fills (spot, and signed perpetuals: a short below 0).
 
 Each function runs inside a journal transaction (``Journal.run`` or the worker's record)
 and works from the rows it reads there, never from memory: the worker and the order poller
@@ -12,13 +13,13 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from tvdesk.brokers.exchange import OrderState, dec
+from tvdesk.brokers.live_book import MODE, apply_fill
 from tvdesk.core.decimals import plain
 from tvdesk.core.events import Event, OrderFilled, OrderSubmitted
-from tvdesk.core.symbols import split_symbol
 
-MODE = "live"
 IN_DOUBT = ("submitting", "unknown")
 OPEN = ("open", "partially_filled")
 
@@ -46,12 +47,23 @@ class FillDelta:
     realized_pnl: Decimal
 
 
-def insert_submitting(conn: sqlite3.Connection, order: LiveOrder, now: float) -> bool:
-    """The row that proves an order may exist, committed before the request; False if known."""
+def insert_submitting(
+    conn: sqlite3.Connection,
+    order: LiveOrder,
+    now: float,
+    params: dict[str, Any] | None = None,
+    contracts: Decimal | None = None,
+) -> bool:
+    """The row that proves an order may exist, committed before the request; False if known.
+
+    ``params`` (what the order is sent with beyond its basics: reduce-only, position side,
+    trigger price) are kept with it: a re-send carries exactly these (``sent_params``).
+    ``contracts``: its size in contracts on a perpetual (None on spot).
+    """
     cursor = conn.execute(
         """INSERT INTO orders (client_order_id, alert_id, exchange, symbol, side, order_type, qty,
-               price, mode, status, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?)
+               price, mode, status, created_at, updated_at, params, contracts)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitting', ?, ?, ?, ?)
            ON CONFLICT (client_order_id) DO NOTHING""",
         (
             order.client_order_id,
@@ -65,6 +77,8 @@ def insert_submitting(conn: sqlite3.Connection, order: LiveOrder, now: float) ->
             MODE,
             now,
             now,
+            json.dumps(params or {}, sort_keys=True),  # not JSON: refused before it is sent
+            plain(contracts) if contracts is not None else None,
         ),
     )
     return cursor.rowcount == 1
@@ -75,6 +89,14 @@ def sent_at(conn: sqlite3.Connection, client_order_id: str) -> float | None:
         "SELECT updated_at FROM orders WHERE client_order_id = ?", (client_order_id,)
     ).fetchone()
     return float(row[0]) if row else None
+
+
+def sent_params(conn: sqlite3.Connection, client_order_id: str) -> dict[str, Any] | None:
+    """The params the order was first sent with; None when unknown (a row from before v6)."""
+    row = conn.execute(
+        "SELECT params FROM orders WHERE client_order_id = ?", (client_order_id,)
+    ).fetchone()
+    return json.loads(row[0]) if row and row[0] is not None else None
 
 
 def mark_sent(conn: sqlite3.Connection, client_order_id: str, now: float) -> None:
@@ -130,7 +152,7 @@ def record(
         qty = state.filled - old_filled
         price = (state.filled * average - old_filled * old_avg) / qty if old_filled else average
         fee = max(fee_total - old_fee, Decimal(0))
-        pnl = _apply_fill(conn, order, qty, price, fee, fee_currency, now)
+        pnl = apply_fill(conn, order, qty, price, fee, fee_currency, now)
         delta = FillDelta(qty, price, fee, fee_currency, pnl)
         conn.execute(
             """INSERT INTO fills (client_order_id, alert_id, exchange, symbol, side, qty, price,
@@ -168,54 +190,6 @@ def record(
         ),
     )
     return delta
-
-
-def _apply_fill(
-    conn: sqlite3.Connection,
-    order: sqlite3.Row,
-    qty: Decimal,
-    price: Decimal,
-    fee: Decimal,
-    fee_currency: str | None,
-    now: float,
-) -> Decimal:
-    """Average-cost position update from a real fill; the realised P&L, net of fees."""
-    exchange, symbol = order["exchange"], order["symbol"]
-    base, quote = split_symbol(symbol)
-    row = conn.execute(
-        "SELECT qty, avg_price, realized_pnl FROM positions"
-        " WHERE mode = ? AND exchange = ? AND symbol = ?",
-        (MODE, exchange, symbol),
-    ).fetchone()
-    held = Decimal(row["qty"]) if row else Decimal(0)
-    avg = Decimal(row["avg_price"]) if row else Decimal(0)
-    realized = Decimal(row["realized_pnl"]) if row else Decimal(0)
-    # A fee in the base currency arrives as fewer coins; one in another currency (BNB)
-    # cannot be valued here and stays out of the P&L.
-    fee_quote = fee if fee_currency == quote else fee * price if fee_currency == base else 0
-    pnl = Decimal(0)
-    if order["side"] == "buy":
-        received = qty - fee if fee_currency == base else qty
-        cost = qty * price + (fee if fee_currency == quote else 0)
-        if held + received > 0:
-            avg = (held * avg + cost) / (held + received)
-        held += received
-    elif held > 0:  # coins held before tvdesk bought them realise no P&L of tvdesk's
-        closed = min(qty, held)
-        pnl = (price - avg) * closed - fee_quote * closed / qty
-        held -= closed
-        realized += pnl
-        if held == 0:
-            avg = Decimal(0)
-    conn.execute(
-        """INSERT INTO positions (mode, exchange, symbol, qty, avg_price, realized_pnl, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (mode, exchange, symbol) DO UPDATE SET qty = excluded.qty,
-               avg_price = excluded.avg_price, realized_pnl = excluded.realized_pnl,
-               updated_at = excluded.updated_at""",
-        (MODE, exchange, symbol, str(held), str(avg), str(realized), now),
-    )
-    return pnl
 
 
 def decide_alert(

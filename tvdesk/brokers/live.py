@@ -30,15 +30,19 @@ from tvdesk.brokers.base import (
 )
 from tvdesk.brokers.cancel import LiveCanceller
 from tvdesk.brokers.connection import Connection
+from tvdesk.brokers.contracts import contract_size
 from tvdesk.brokers.errors import ExchangeError, PermanentError, TemporaryError
 from tvdesk.brokers.exchange import Credentials, ExchangeClient, LiveTuning, OrderState
 from tvdesk.brokers.execute import LiveExecutor
 from tvdesk.brokers.ledger import LiveOrder
+from tvdesk.brokers.perps import PerpSetup, order_params
+from tvdesk.brokers.positions import ExchangePositions
 from tvdesk.brokers.precision import conform
 from tvdesk.brokers.prices import PriceCache, read_price
 from tvdesk.brokers.protect import Protected, is_protective, protect
 from tvdesk.brokers.reads import LedgerReader, remaining
 from tvdesk.brokers.sender import OrderSender
+from tvdesk.brokers.venues import untested
 from tvdesk.brokers.watch import OrderWatch
 from tvdesk.config.keystore import Keystore
 from tvdesk.config.schema import Settings
@@ -86,6 +90,10 @@ class LiveBroker:
             self.connection, self.balances, self.reader, self.sender, journal, clock
         )
         self.watch = OrderWatch(self)
+        self.perps = PerpSetup()  # leverage and margin mode set per market
+        # The exchange's view of tvdesk's perpetual positions, read as often as balances.
+        every_s = self.tuning.balance_ttl_s or self.tuning.poll_s
+        self.exchange_positions = ExchangePositions(self, clock, every_s)
         # Told of P&L realised by fills found later (limits, stops), for the daily loss limit.
         self.on_realized: Callable[[Decimal, str], None] | None = None  # (pnl, symbol)
         self._started = False
@@ -102,6 +110,8 @@ class LiveBroker:
     async def check(self) -> str | None:
         """Can live trading start? None when it can, else the reason in plain words."""
         exchange = self.settings().exchange.default
+        if (why := untested(exchange)) is not None:  # set by hand: settings.toml, --exchange
+            self.warn(exchange, why)
         reason = self.connection.missing_credentials(exchange)
         if reason:
             return reason
@@ -146,8 +156,10 @@ class LiveBroker:
         self.connection.load(self.settings().exchange.default)
         await self.watch.reconcile(startup=True)
         self.watch.start()
+        self.exchange_positions.start()
 
     async def stop(self) -> None:
+        await self.exchange_positions.stop()
         await self.watch.stop()
         await self.connection.close()
         self.balances.clear()
@@ -231,15 +243,33 @@ class LiveBroker:
         amount, _, note = conform(client, market, "buy", "market", qty, price)
         return amount, price, note
 
-    def discard(self, exchange: str) -> None:
-        """The worker could not record the last execution: settle that alert again first."""
-        self.executor.discard(exchange)
+    def discard(self, exchange: str, alert_id: str) -> None:
+        """The worker could not record ``alert_id``'s execution: settle it again first."""
+        self.executor.discard(exchange, alert_id)
 
     async def recover(self, alert_id: str) -> Execution | None:
         return await self.executor.recover(alert_id)
 
+    async def contract_size(self, mapping: Mapping) -> Decimal | None:
+        """Coins per contract on a perpetual (None on spot): an alert sized in contracts."""
+        client = await self.ready(mapping.exchange)
+        return contract_size(client.market(mapping.symbol))
+
     async def execute(self, request: OrderRequest, now: float) -> Execution:
-        return await self.executor.execute(request, now)
+        client = await self.ready(request.mapping.exchange)
+        client.position_mode = self.settings().exchange.position_mode
+        setup = await self.perps.prepare(client, request)  # Refusal: the exchange's words
+        params = order_params(
+            client,
+            request.mapping.symbol,
+            request.side,
+            reduce_only=request.reduce_only,
+            leverage=request.leverage,
+        )
+        execution = await self.executor.execute(request, now, params)
+        execution.trail[:0] = setup
+        self.exchange_positions.soon()  # the exchange's view of it, read in the background
+        return execution
 
     async def resting(self, mapping: Mapping, now: float) -> list[RestingOrder]:
         return await self.canceller.resting(mapping)

@@ -19,6 +19,7 @@ from tvdesk.brokers.base import (
     OrderRequest,
     Refusal,
     RestingOrder,
+    Unavailable,
     nothing_to_cancel,
     resting_text,
 )
@@ -32,7 +33,7 @@ from tvdesk.brokers.paper_store import (
 )
 from tvdesk.brokers.prices import PublicPrices
 from tvdesk.config.schema import PaperSettings
-from tvdesk.core.book import PaperBook, PaperOrder, PaperRejected
+from tvdesk.core.book import PaperBook, PaperOrder, PaperRejected, is_perp
 from tvdesk.core.decimals import plain
 from tvdesk.core.events import OrderCanceled, OrderFilled, OrderSubmitted
 from tvdesk.core.symbols import Mapping
@@ -79,7 +80,7 @@ class PaperBroker:
         book.fee_rate, book.slippage_bps = Decimal(paper.fee_rate), Decimal(paper.slippage_bps)
         return book
 
-    def discard(self, exchange: str) -> None:
+    def discard(self, exchange: str, alert_id: str) -> None:
         self._books.pop(exchange, None)
 
     def last_price(self, exchange: str, symbol: str) -> Decimal | None:
@@ -101,8 +102,24 @@ class PaperBroker:
     async def markets(self, exchange: str) -> None:
         return None  # paper trading works offline: rule-based mapping only
 
+    async def mark_price(self, mapping: Mapping) -> Decimal | None:
+        """A position's mark: the public ticker with ``price_source = "market"`` (when it
+        answers), else the last price paper saw for the market."""
+        try:
+            market = await self.reference_price(mapping)
+        except (Refusal, Unavailable):
+            market = None
+        return market if market is not None else self.last_price(mapping.exchange, mapping.symbol)
+
     async def holdings(self, mapping: Mapping) -> Holdings:
         book = self.book(mapping.exchange)
+        if is_perp(mapping.symbol):  # margin, not coins: only the settle currency counts
+            return Holdings(
+                quote_free=_free(book, mapping.quote),
+                base_free=Decimal(0),
+                position_qty=book.perp(mapping.symbol).qty,
+                buy_cost=(1 + book.slippage_bps / 10_000) * (1 + book.fee_rate),
+            )
         return Holdings(
             quote_free=_free(book, mapping.quote),
             base_free=_free(book, mapping.base),
@@ -152,6 +169,7 @@ class PaperBroker:
             price=request.price,
             created_at=now,
             expires_at=now + LIMIT_ORDER_TTL_S if request.order_type == "limit" else None,
+            leverage=request.leverage,
         )
         try:
             fill = book.place(order, now)
@@ -181,6 +199,8 @@ class PaperBroker:
             else:
                 execution.outcome = "filled"
                 execution.reason = f"paper {fill_text(fill)}"
+                if is_perp(order.symbol):
+                    execution.reason += f"; {_perp_text(book, order.symbol, order.quote)}"
         if changes.placed is not None:
             _say_unprotected(execution, request)
         fills = [*changes.fills, *([changes.placed_fill] if changes.placed_fill else [])]
@@ -264,6 +284,17 @@ class PaperBroker:
             ),
             key=lambda order: order.created_at,
         )
+
+
+def _perp_text(book: PaperBook, symbol: str, settle: str) -> str:
+    """``position short 0.01 @ 50000, 2×, margin 250 USDT`` (or ``position flat``)."""
+    perp = book.perp(symbol)
+    if perp.qty == 0:
+        return f"position flat, realised {plain(perp.realized_pnl)} {settle} in all"
+    return (
+        f"position {perp.side} {plain(abs(perp.qty))} @ {plain(perp.entry)}, "
+        f"{plain(perp.leverage)}×, margin {plain(perp.margin)} {settle}"
+    )
 
 
 def _resting(order: PaperOrder) -> RestingOrder:

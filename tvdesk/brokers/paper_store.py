@@ -13,8 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from tvdesk.config.schema import PaperSettings
-from tvdesk.core.book import Balance, Fill, PaperBook, PaperOrder, Position
+from tvdesk.core.book import Balance, Fill, PaperBook, PaperOrder, Position, is_perp
 from tvdesk.core.decimals import plain
+from tvdesk.core.perp_book import PerpPosition
 from tvdesk.core.symbols import split_symbol
 from tvdesk.store.schema import connect
 
@@ -72,16 +73,17 @@ def load_book(journal_path: Path, exchange: str, paper: PaperSettings) -> PaperB
             }
         else:
             balances = {cur: Balance(Decimal(amount)) for cur, amount in paper.balances.items()}
-        positions = {
-            r["symbol"]: Position(
-                Decimal(r["qty"]), Decimal(r["avg_price"]), Decimal(r["realized_pnl"])
-            )
-            for r in conn.execute(
-                "SELECT symbol, qty, avg_price, realized_pnl FROM positions"
-                " WHERE mode = ? AND exchange = ?",
-                (MODE, exchange),
-            )
-        }
+        positions, perps = {}, {}
+        for r in conn.execute(
+            "SELECT symbol, qty, avg_price, realized_pnl, leverage, margin FROM positions"
+            " WHERE mode = ? AND exchange = ?",
+            (MODE, exchange),
+        ):
+            qty, price, pnl = Decimal(r["qty"]), Decimal(r["avg_price"]), Decimal(r["realized_pnl"])
+            if is_perp(r["symbol"]):
+                perps[r["symbol"]] = _perp_from_row(r, qty, price, pnl)
+            else:
+                positions[r["symbol"]] = Position(qty, price, pnl)
         resting = [
             _order_from_row(r)
             for r in conn.execute(
@@ -98,7 +100,15 @@ def load_book(journal_path: Path, exchange: str, paper: PaperSettings) -> PaperB
         slippage_bps=Decimal(paper.slippage_bps),
         positions=positions,
         resting=resting,
+        perps=perps,
     )
+
+
+def _perp_from_row(row: sqlite3.Row, qty: Decimal, entry: Decimal, pnl: Decimal) -> PerpPosition:
+    leverage = Decimal(row["leverage"]) if row["leverage"] is not None else Decimal(1)
+    # Written before v5 (the old book paid the whole value): 1×, that value as its margin.
+    margin = Decimal(row["margin"]) if row["margin"] is not None else abs(qty) * entry
+    return PerpPosition(qty, entry, leverage, margin, pnl)
 
 
 def _order_from_row(row: sqlite3.Row) -> PaperOrder:
@@ -174,7 +184,8 @@ def write_changes(
             ),
         )
         symbols.add(order.symbol)
-        currencies.update((order.base, order.quote))
+        # A perpetual moves only its settle currency: no coin balance is ever made for it.
+        currencies.update((order.quote,) if is_perp(order.symbol) else (order.base, order.quote))
         if fill is not None:
             _insert_fill(conn, fill, alert_id or "", exchange)
     for fill in changes.fills:
@@ -222,24 +233,30 @@ def write_changes(
     if currencies:
         _ensure_all_balances(conn, book, exchange)
     for symbol in symbols:
-        position = book.position(symbol)
-        conn.execute(
-            """INSERT INTO positions (mode, exchange, symbol, qty, avg_price, realized_pnl,
-                   updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (mode, exchange, symbol) DO UPDATE SET qty = excluded.qty,
-                   avg_price = excluded.avg_price, realized_pnl = excluded.realized_pnl,
-                   updated_at = excluded.updated_at""",
-            (
-                MODE,
-                exchange,
-                symbol,
-                str(position.qty),
-                str(position.avg_price),
-                str(position.realized_pnl),
-                now,
-            ),
-        )
+        _write_position(conn, book, exchange, symbol, now)
     return settled
+
+
+def _write_position(
+    conn: sqlite3.Connection, book: PaperBook, exchange: str, symbol: str, now: float
+) -> None:
+    if is_perp(symbol):
+        perp = book.perp(symbol)
+        qty, price, pnl = perp.qty, perp.entry, perp.realized_pnl
+        leverage, margin = str(perp.leverage), str(perp.margin)
+    else:
+        position = book.position(symbol)
+        qty, price, pnl = position.qty, position.avg_price, position.realized_pnl
+        leverage = margin = None
+    conn.execute(
+        """INSERT INTO positions (mode, exchange, symbol, qty, avg_price, realized_pnl,
+               leverage, margin, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (mode, exchange, symbol) DO UPDATE SET qty = excluded.qty,
+               avg_price = excluded.avg_price, realized_pnl = excluded.realized_pnl,
+               leverage = excluded.leverage, margin = excluded.margin,
+               updated_at = excluded.updated_at""",
+        (MODE, exchange, symbol, str(qty), str(price), str(pnl), leverage, margin, now),
+    )
 
 
 def seed_balances(conn: sqlite3.Connection, exchange: str, balances: dict[str, Decimal]) -> None:

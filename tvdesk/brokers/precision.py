@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from tvdesk.brokers.base import Refusal
+from tvdesk.brokers.contracts import both, contract_size, in_contracts
 from tvdesk.brokers.exchange import ExchangeClient, dec
 from tvdesk.core.decimals import plain
 
@@ -52,20 +53,38 @@ def conform(
     qty: Decimal,
     price: Decimal | None,
 ) -> tuple[Decimal, Decimal | None, str]:
-    """(amount, price, a sentence for the trail); raises ``Refusal`` naming the limit."""
+    """(amount in coins, price, a sentence for the trail); raises ``Refusal`` naming the limit.
+
+    On a perpetual ccxt's amounts, steps and amount limits are contracts: ``qty`` (coins)
+    is converted with the market's ``contractSize`` and the amount returned is in coins again.
+    """
     api, symbol, exchange = client.api, market["symbol"], client.id
-    base, quote = market["base"], market["quote"]
+    quote = market["quote"]
     names = _names(market)
     if market.get("active") is False:
         raise Refusal(f"{symbol} is not trading on {exchange} now (market inactive)")
+    if market.get("inverse"):
+        raise Refusal(f"{symbol} is an inverse contract, which tvdesk does not trade")
+    size = contract_size(market)
+    base = "contracts" if size is not None else market["base"]  # the unit of ccxt's amounts
     step = client.step(market["precision"].get("amount"))
-    amount = _round(api.amount_to_precision, symbol, qty)
+    amount = _round(api.amount_to_precision, symbol, in_contracts(market, qty))
+    if (amount is None or amount <= 0) and size is not None:
+        smallest = f"{plain(step * size)} {market['base']}" if step else "one contract"
+        raise Refusal(
+            f"{plain(qty)} {market['base']} is {plain(qty / size)} contracts of "
+            f"{plain(size)} {market['base']} on {exchange} {symbol}: that rounds to 0 contracts; "
+            f"raise the qty to at least {smallest}"
+        )
     if amount is None or amount <= 0:
         raise Refusal(
             f"amount {plain(qty)} {base} rounds to 0 at {exchange}'s {names['step']} "
             f"{plain(step) if step else '?'} for {symbol}: raise the qty"
         )
-    notes = [_change("amount", qty, amount, names["step"], step)]
+    coins = amount * size if size is not None else amount
+    notes = [_change("amount", qty, coins, names["step"], step)]
+    if size is not None:
+        notes[0] = f"{notes[0]}; {both(market, coins, market['base'])} of {plain(size)}"
 
     limits = market.get("limits") or {}
     low, high = _limit(limits, "amount", "min"), _limit(limits, "amount", "max")
@@ -103,15 +122,15 @@ def conform(
     if rounded_price is None:
         notes.append("order value not checked (no price)")
     else:
-        value = amount * rounded_price
+        value = coins * rounded_price  # contracts × contractSize × price
         if min_cost is not None and value < min_cost:
             raise Refusal(
-                f"order value {value:,.2f} {quote} ({plain(amount)} × {plain(rounded_price)}) is "
+                f"order value {value:,.2f} {quote} ({plain(coins)} × {plain(rounded_price)}) is "
                 f"below {exchange}'s minimum {plain(min_cost)} {quote} for {symbol} "
                 f"({names['min_cost']}): raise the qty"
             )
         notes.append(f"value {value:,.2f} {quote}")
-    return amount, rounded_price, "; ".join(notes)
+    return coins, rounded_price, "; ".join(notes)
 
 
 def _round(method: Any, symbol: str, value: Decimal) -> Decimal | None:

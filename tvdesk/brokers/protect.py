@@ -15,9 +15,10 @@ from typing import Any
 
 from tvdesk.brokers import ledger
 from tvdesk.brokers.base import Refusal
-from tvdesk.brokers.errors import PermanentError
+from tvdesk.brokers.errors import PermanentError, Unsupported
 from tvdesk.brokers.exchange import ExchangeClient, OrderState
 from tvdesk.brokers.ledger import LiveOrder
+from tvdesk.brokers.perps import order_params
 from tvdesk.brokers.precision import conform
 from tvdesk.brokers.sender import InDoubt, OrderSender
 from tvdesk.core.decimals import plain
@@ -25,10 +26,17 @@ from tvdesk.core.events import Event
 from tvdesk.core.ids import client_order_id
 from tvdesk.store.errors import JournalError
 
-# (attempt number of the client order id, label, ccxt param, ccxt "has" key, Binance type)
+# (attempt number of the client order id, label, ccxt param, ccxt "has" key, Binance types:
+# spot, then USDⓈ-M, where ccxt sends a market stop as STOP_MARKET / TAKE_PROFIT_MARKET)
 KINDS = (
-    (1, "stop_loss", "stopLossPrice", "createStopLossOrder", "STOP_LOSS"),
-    (2, "take_profit", "takeProfitPrice", "createTakeProfitOrder", "TAKE_PROFIT"),
+    (1, "stop_loss", "stopLossPrice", "createStopLossOrder", ("STOP_LOSS", "STOP_MARKET")),
+    (
+        2,
+        "take_profit",
+        "takeProfitPrice",
+        "createTakeProfitOrder",
+        ("TAKE_PROFIT", "TAKE_PROFIT_MARKET"),
+    ),
 )
 
 
@@ -117,7 +125,8 @@ def plan(
     fee_in_coins = state.fee if state.fee is not None and state.fee_currency == base else 0
     held = state.filled - fee_in_coins
     plans = []
-    for attempt, label, param, has_key, binance_type in KINDS:
+    for attempt, label, param, has_key, binance_types in KINDS:
+        binance_type = binance_types[1] if market.get("contract") else binance_types[0]
         trigger = stop_loss if label == "stop_loss" else take_profit
         if trigger is None:
             continue
@@ -131,6 +140,12 @@ def plan(
             continue
         if not client.api.has.get(has_key):
             plans.append(refuse(f"{client.id} has no {words} orders in ccxt"))
+            continue
+        cid = client_order_id(entry.alert_id, attempt)
+        try:  # where this exchange takes a trigger order's client order id (or why not)
+            id_params = client.venue.trigger_params(cid)
+        except Unsupported as exc:
+            plans.append(refuse(str(exc)))
             continue
         types = (market.get("info") or {}).get("orderTypes")
         if isinstance(types, list) and binance_type not in types:
@@ -153,11 +168,14 @@ def plan(
         except Refusal as exc:
             plans.append(refuse(str(exc)))
             continue
-        params: dict[str, Any] = {param: float(trigger)}
-        if not market.get("spot"):
-            params["reduceOnly"] = True
+        params: dict[str, Any] = {param: float(trigger), **id_params}
+        try:  # it only ever closes the position: reduce-only, on its side in hedge mode
+            params.update(order_params(client, entry.symbol, side, reduce_only=True))
+        except Refusal as exc:
+            plans.append(refuse(str(exc)))
+            continue
         order = LiveOrder(
-            client_order_id(entry.alert_id, attempt),
+            cid,
             entry.alert_id,
             entry.exchange,
             entry.symbol,

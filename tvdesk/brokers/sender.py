@@ -10,6 +10,9 @@
    after its timestamp, so an order not found after that window (plus a margin for clock
    differences) never will be. A duplicate-id refusal proves nothing either way (Binance
    only keeps ids unique among *open* orders): the order is looked up, never re-sent.
+3. A re-send carries exactly the params the first send did (reduce-only, position side,
+   trigger price), as journaled with the ``submitting`` row, never those of a later
+   decision: a closing order re-sent without its reduce-only could open a position.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import contextlib
 from typing import Any
 
 from tvdesk.brokers import ledger
+from tvdesk.brokers.contracts import contract_size, in_contracts
 from tvdesk.brokers.errors import ExchangeError, OrderRefused, PermanentError, TemporaryError
 from tvdesk.brokers.exchange import ExchangeClient, LiveTuning, OrderState, order_state
 from tvdesk.brokers.ledger import LiveOrder
@@ -52,12 +56,16 @@ class OrderSender:
         self.in_flight.add(cid)
         try:
             now = self.clock.time()
-            fresh = await self.journal.run(lambda c: ledger.insert_submitting(c, order, now))
+            market = client.market(order.symbol)
+            contracts = in_contracts(market, order.qty) if contract_size(market) else None
+            fresh = await self.journal.run(
+                lambda c: ledger.insert_submitting(c, order, now, params, contracts)
+            )
             if fresh:  # the receive window runs from the request's timestamp: taken after this
                 return await self._send(client, order, self.clock.time(), params, resend=False)
             # Sent before, and its outcome never recorded: find it before anything else.
             sent_at = await self.journal.run(lambda c: ledger.sent_at(c, cid))
-            return await self.settle(client, order, sent_at or now, params)
+            return await self.settle(client, order, sent_at or now, fallback=params)
         finally:
             self.in_flight.discard(cid)
 
@@ -66,15 +74,36 @@ class OrderSender:
         client: ExchangeClient,
         order: LiveOrder,
         sent_at: float,
-        params: dict[str, Any] | None = None,
+        *,
+        fallback: dict[str, Any] | None = None,
     ) -> Outcome:
-        """An order in doubt: the exchange's copy if there is one, else (absent) send it."""
+        """An order in doubt: the exchange's copy if there is one, else (absent) send it
+        again with the params journaled with it (``fallback`` for a row from before v6)."""
         notes: list[str] = []
         found = await self.lookup(client, order, sent_at, notes)
         if found is not None:
             return found, [*notes, f"found {order.client_order_id} at {client.id}"]
+        params = await self._params_sent(client, order, fallback)
         state, more = await self._send(client, order, sent_at, params, resend=True)
         return state, [*notes, *more]
+
+    async def _params_sent(
+        self, client: ExchangeClient, order: LiveOrder, fallback: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        cid = order.client_order_id
+        kept = await self.journal.run(lambda c: ledger.sent_params(c, cid))
+        if kept is not None:
+            return kept
+        if fallback is not None:
+            return fallback
+        spot = contract_size(client.market(order.symbol)) is None
+        if spot and order.order_type in ("market", "limit"):
+            return {}  # an alert's own spot order goes with none
+        raise PermanentError(
+            f"order {cid} was journaled by an older tvdesk that did not keep what it was sent "
+            "with (reduce-only, position side, trigger price), so it is not sent again; "
+            "nothing was placed: send the alert again"
+        )
 
     async def _send(
         self,
@@ -141,7 +170,7 @@ class OrderSender:
 
         With ``wait`` a None is final: it waits until the order could no longer appear.
         """
-        deadline = sent_at + self.tuning.settle_s
+        deadline = sent_at + client.settle_s  # the exchange's own window (``venues``)
         delays = backoff(self.tuning.backoff_base_s, self.tuning.backoff_max_s)
         failures = 0
         while True:
@@ -165,9 +194,9 @@ class OrderSender:
             notes.append(f"not found yet; asking again when {client.id} can no longer create it")
             await asyncio.sleep(max(0.0, deadline - self.clock.time()))
 
-    def conclusive(self, sent_at: float) -> bool:
+    def conclusive(self, client: ExchangeClient, sent_at: float) -> bool:
         """Whether an order sent at ``sent_at`` and not found now never will be."""
-        return self.clock.time() >= sent_at + self.tuning.settle_s
+        return self.clock.time() >= sent_at + client.settle_s
 
     async def complete(
         self, client: ExchangeClient, order: LiveOrder, reply: dict[str, Any]

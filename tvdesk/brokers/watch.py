@@ -139,7 +139,7 @@ class OrderWatch:
         sent_at = float(row["updated_at"])
         sender = self.broker.sender
         try:
-            conclusive = sender.conclusive(sent_at)
+            conclusive = sender.conclusive(client, sent_at)
             found = await sender.lookup(client, order, sent_at, [], wait=startup and in_doubt)
         except InDoubt as exc:
             if startup:

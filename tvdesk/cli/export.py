@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tvdesk.cli.common import fail
+from tvdesk.support import exits
 
 Writer = Callable[[Iterator[dict[str, Any]], TextIO], int]
 
@@ -25,16 +26,27 @@ def cmd_export(data_dir: Path | None, fmt: str, output: Path | None) -> int:
         # Opened before any output: a failed export must not clobber the last good file.
         rows = records(journal)
         if output is None:
-            write(rows, sys.stdout)
+            write(rows, _utf8(sys.stdout))
         else:
             _write_file(output, write, rows)
     except ExportError as exc:
         return fail(str(exc))
+    except BrokenPipeError:
+        raise  # the reader went away (| head): main ends quietly
     except OSError as exc:
         # Named as the trader gave it, never as the temporary file beside it.
         where = output if output is not None else "the standard output"
         return fail(f"cannot write {where}: {exc.strerror or exc}")
-    return 0
+    return exits.OK
+
+
+def _utf8(stream: TextIO) -> TextIO:
+    """The standard output as UTF-8: the export is UTF-8 wherever it goes (a Windows
+    console or pipe defaults to a code page that cannot hold "→" or a non-Latin name)."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None and (stream.encoding or "").lower().replace("-", "") != "utf8":
+        reconfigure(encoding="utf-8")
+    return stream
 
 
 def _write_file(output: Path, write: Writer, rows: Iterator[dict[str, Any]]) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tvdesk.cli.common import fail, read_engine_file
+from tvdesk.support import exits
 
 
 def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
@@ -37,7 +38,9 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
     public_url = engine_info.get("public_url") if url is None else None
     if url is None:
         if not engine_info:
-            return fail(f"no tvdesk is running on {paths.data_dir}: start it, or pass --url")
+            return fail(
+                f"no tvdesk is running on {paths.data_dir}: start it, or pass --url", exits.FAILED
+            )
         # Through the tunnel when it is up: out to the internet and back, like TradingView.
         listener = local_url(str(engine_info.get("host", "127.0.0.1")), int(engine_info["port"]))
         base = public_url.rstrip("/") if public_url else listener
@@ -89,7 +92,7 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
         code, text = exc.code, exc.read().decode("utf-8", "replace")
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        return fail(f"could not reach {url}: {reason}", 1)
+        return fail(f"could not reach {url}: {reason}", exits.FAILED)
     elapsed = (time.perf_counter() - started) * 1000
     print(f"{code} from {url} in {elapsed:.1f} ms")
     if public_url:
@@ -97,10 +100,10 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
         print(f"round trip through the ngrok tunnel: {elapsed:.0f} ms ({reach})")
     print(text)
     if code != 200:
-        return 1
+        return exits.FAILED
     if engine_info and args.url is None:
         _print_outcome(paths.journal_file, text)
-    return 0
+    return exits.OK
 
 
 OUTCOME_WAIT_S = 5.0

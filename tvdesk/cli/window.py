@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tvdesk.cli.common import fail
+from tvdesk.cli.common import LogOptions, fail
 from tvdesk.support import timing
 
 
-def cmd_window(data_dir: Path | None, args: argparse.Namespace) -> int:
+def cmd_window(data_dir: Path | None, args: argparse.Namespace, logs: LogOptions) -> int:
     missing = _no_display()
     if missing:
         return fail(missing)
@@ -30,6 +30,8 @@ def cmd_window(data_dir: Path | None, args: argparse.Namespace) -> int:
         mode=args.mode,
         exchange=args.exchange,
         exchange_url=args.exchange_url,
+        log_level=logs.level,
+        log_file=logs.file,
     )
     return run(options, _mark_window_timings if timing.enabled() else None)
 

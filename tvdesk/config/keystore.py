@@ -1,4 +1,6 @@
-"""Secrets: the OS keyring, with TVDESK_* environment variables overriding it.
+"""Secrets: the OS keyring (or the store chosen when there is none, see secret_stores),
+with TVDESK_* environment variables, or TVDESK_*_FILE naming a file that holds the value
+(container secrets), overriding it.
 
 No message raised from here ever contains a secret: errors name the entry and the fix, and
 backend exceptions (which could echo what was passed to them) are reduced to their class name.
@@ -20,6 +22,7 @@ import keyring.backend
 import keyring.errors
 from keyring.backends import fail, null
 
+from tvdesk.config.secret_stores import OS_KEYRING, os_keyring
 from tvdesk.core.alert.fields import MIN_WEBHOOK_SECRET_LEN
 from tvdesk.core.auth import WebhookSecrets
 
@@ -27,9 +30,13 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_SECRET = "webhook_secret"
 WEBHOOK_SECRET_PREVIOUS = "webhook_secret_previous"
+# Notification channels (tvdesk.notify); TVDESK_TELEGRAM_BOT_TOKEN etc. override them.
+TELEGRAM_BOT_TOKEN = "telegram_bot_token"
+DISCORD_WEBHOOK_URL = "discord_webhook_url"  # the whole URL: it carries the webhook's token
+NTFY_TOKEN = "ntfy_token"  # optional: a protected topic or a self-run ntfy server
 _KEYRING_HELP = (
     "Install or unlock an OS keyring (GNOME Keyring or KWallet on Linux; Windows and macOS "
-    "have one built in), or set {env} instead."
+    "have one built in), or set {env} (or {env}_FILE, the path of a file holding it) instead."
 )
 
 
@@ -60,22 +67,46 @@ class Keystore:
         service: str,
         env: Mapping[str, str] | None = None,
         backend: keyring.backend.KeyringBackend | None = None,
+        store: str = OS_KEYRING,
     ) -> None:
         self._service = service
         self._env = os.environ if env is None else env
         self._backend = backend
+        self.store = store  # in words: "the OS keyring", "the encrypted file ...", ...
+        self._files: dict[str, str] = {}  # TVDESK_*_FILE contents, read once
         # The webhook path reads secrets on every request; a keyring read can be a D-Bus call.
         self._cache: dict[str, str | None] = {}
         self._webhook: WebhookSecrets | None = None
 
     def _keyring(self) -> keyring.backend.KeyringBackend:
         if self._backend is None:
-            self._backend = keyring.get_keyring()
+            self._backend = os_keyring()
         return self._backend
+
+    def describe(self) -> str:
+        """One line for the log: where secrets are kept in this run."""
+        if self.store == OS_KEYRING and not self.available()[0]:
+            return "secrets: no OS keyring; only TVDESK_* / TVDESK_*_FILE environment variables"
+        return f"secrets: kept in {self.store}"
+
+    def _env_origin(self, name: str) -> str:
+        var = env_var_name(name)
+        return var + "_FILE" if self._env.get(var + "_FILE") else var
 
     def _from_env(self, name: str) -> str | None:
         # An empty variable must not become an empty (guessable) secret.
-        return self._env.get(env_var_name(name)) or None
+        var = env_var_name(name)
+        value = self._env.get(var) or None
+        path = self._env.get(var + "_FILE") or None
+        if path is None:
+            return value
+        if value is not None:
+            raise KeystoreError(
+                f"{name} is set twice, by {var} and by {var}_FILE: unset one of them."
+            )
+        if name not in self._files:
+            self._files[name] = _read_secret_file(var + "_FILE", Path(path))
+        return self._files[name]
 
     def get(self, name: str) -> str | None:
         value = self._from_env(name)
@@ -92,9 +123,13 @@ class Keystore:
             return None  # without a keyring nothing can have been stored
         except Exception as exc:
             raise KeystoreError(
-                f"Could not read {name} from the OS keyring ({type(exc).__name__}). "
+                f"Could not read {name} from {self.store} ({type(exc).__name__}). "
                 + _KEYRING_HELP.format(env=env_var_name(name))
             ) from exc
+
+    def from_environment(self, name: str) -> bool:
+        """Whether ``name`` comes from TVDESK_* / TVDESK_*_FILE (never touches the keyring)."""
+        return self._from_env(name) is not None
 
     def source(self, name: str) -> str | None:
         if self._from_env(name) is not None:
@@ -102,7 +137,7 @@ class Keystore:
         return "keyring" if self.get(name) is not None else None
 
     def set(self, name: str, value: str) -> None:
-        env = env_var_name(name)
+        env = self._env_origin(name)
         if self._from_env(name) is not None:
             raise KeystoreError(
                 f"{name} comes from the environment variable {env}; change it there "
@@ -128,6 +163,8 @@ class Keystore:
         except Exception as exc:
             # Raised outside this block so the backend's exception is not chained.
             reason, stored = type(exc).__name__, None
+        if stored != value and self.store != OS_KEYRING:
+            raise KeystoreError(f"{name} could not be stored in {self.store} ({reason}).")
         if stored != value:
             raise KeystoreError(_no_keyring(f"{name} could not be stored", env, reason))
         self._cache[name] = value
@@ -140,7 +177,7 @@ class Keystore:
             pass  # already absent, or there is no keyring that could hold it
         except Exception as exc:
             raise KeystoreError(
-                f"Could not delete {name} from the OS keyring ({type(exc).__name__}): "
+                f"Could not delete {name} from {self.store} ({type(exc).__name__}): "
                 "unlock the keyring and try again."
             ) from exc
         self._cache[name] = None
@@ -160,7 +197,7 @@ class Keystore:
         current = self.get(WEBHOOK_SECRET)
         if current is not None:
             if self._from_env(WEBHOOK_SECRET) is not None:
-                fix = f"set {env_var_name(WEBHOOK_SECRET)} to a longer one"
+                fix = f"set {self._env_origin(WEBHOOK_SECRET)} to a longer one"
             else:
                 fix = (
                     f"delete it from the OS keyring (keyring del {self._service} "
@@ -220,7 +257,7 @@ class Keystore:
         return WebhookSecrets(current, previous, expires)
 
     def rotate_webhook_secret(self, now: float, grace_s: int) -> str:
-        env = env_var_name(WEBHOOK_SECRET)
+        env = self._env_origin(WEBHOOK_SECRET)
         if self._from_env(WEBHOOK_SECRET) is not None:
             raise KeystoreError(
                 f"The webhook secret comes from the environment variable {env}; "
@@ -244,3 +281,20 @@ def _check_webhook_secret(value: str, fix: str) -> None:
             f"The webhook secret is shorter than {MIN_WEBHOOK_SECRET_LEN} characters: too easy "
             f"to guess, and it would be cut out of alert values that contain it. To fix: {fix}."
         )
+
+
+def _read_secret_file(var: str, path: Path) -> str:
+    """A container secret: the file's content, less the one newline editors and
+    ``echo`` leave at its end."""
+    try:
+        value = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise KeystoreError(
+            f"{var} names {path}, which cannot be read ({why}): fix the path or the file's "
+            "permissions, or unset it."
+        ) from None
+    value = value.removesuffix("\n").removesuffix("\r") if value.endswith("\n") else value
+    if not value:
+        raise KeystoreError(f"{var} names {path}, which is empty: put the secret in it.")
+    return value

@@ -18,6 +18,8 @@ class ListenerSettings:
     max_body_bytes: int = 65536
     read_timeout_s: int = 10
     max_connections: int = 256
+    # CIDRs of the trader's own reverse proxy, whose X-Forwarded-For names the client.
+    trusted_proxies: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -38,6 +40,10 @@ class ExchangeSettings:
     url: str = ""
     market_type: str = "spot"  # spot | swap
     auto_map: str = "paper"  # paper | always | off
+    # Perpetuals only: 0 / "" leave the exchange's own setting as it is.
+    leverage: Decimal = Decimal("0")
+    margin_mode: str = ""  # "" | cross | isolated
+    position_mode: str = "oneway"  # oneway | hedge
 
 
 @dataclass
@@ -60,6 +66,7 @@ class RiskSettings:
     min_confidence: Decimal = Decimal("0")
     cooldown_s: int = 0
     max_price_deviation_pct: Decimal = Decimal("5")
+    max_leverage: Decimal = Decimal("3")  # the highest leverage an alert or setting may ask for
 
 
 @dataclass
@@ -69,6 +76,8 @@ class SymbolRule:
     symbol: str
     qty_multiplier: Decimal = Decimal("1")
     enabled: bool = True
+    leverage: Decimal = Decimal("0")  # 0: [exchange] leverage
+    margin_mode: str = ""  # "": [exchange] margin_mode
 
 
 @dataclass
@@ -76,6 +85,18 @@ class TunnelSettings:
     enabled: bool = True
     domain: str = ""
     ngrok_path: str = ""
+
+
+# What [notify] events may name (tvdesk.notify.messages says which event is which).
+NOTIFY_EVENTS = ("fill", "rejected", "tunnel_down", "kill_switch", "daily_loss")
+
+
+@dataclass
+class NotifySettings:  # tokens live in the keystore, never here
+    events: list[str] = field(default_factory=lambda: list(NOTIFY_EVENTS))
+    telegram_chat_id: str = ""
+    discord: bool = False
+    ntfy_topic: str = ""
 
 
 @dataclass
@@ -89,6 +110,7 @@ class Settings:
     risk: RiskSettings = field(default_factory=RiskSettings)
     symbols: list[SymbolRule] = field(default_factory=list)
     tunnel: TunnelSettings = field(default_factory=TunnelSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
 
 _DEFAULT_TEXT = """\
@@ -106,6 +128,8 @@ port = 8787                    # 0 picks a free port
 max_body_bytes = 65536         # larger alert bodies are refused (413)
 read_timeout_s = 10            # a client that sends nothing for this long is cut off
 max_connections = 256          # open connections per port; more are closed at once
+trusted_proxies = []           # CIDRs of your own reverse proxy, whose X-Forwarded-For
+                               # names the client (docs/server.md); [] = believe nobody
 
 [auth]
 rotation_grace_s = 600         # old secret still accepted after a rotation
@@ -123,6 +147,10 @@ url = ""                       # send REST calls here instead (proxy, simulator)
 market_type = "spot"           # spot | swap
 auto_map = "paper"             # paper | always | off: resolve tickers the symbol table
                                # doesn't list (rule-based, or from the exchange's markets)
+leverage = 0                   # perpetuals: set on the exchange before the first order;
+                               # 0 leaves the exchange's own
+margin_mode = ""               # perpetuals: "cross" | "isolated"; "" leaves the exchange's
+position_mode = "oneway"       # oneway | hedge (must match the account's setting)
 
 [paper]                        # fees are charged in the quote currency
 fee_rate = 0.001
@@ -143,11 +171,19 @@ min_confidence = 0
 cooldown_s = 0                 # per symbol
 max_price_deviation_pct = 5    # refuse an alert whose price is this many % from the
                                # exchange's price (live; paper with price_source = "market")
+max_leverage = 3               # the highest leverage a setting or an alert may ask for
 
 [tunnel]
 enabled = true
 domain = ""                    # the ngrok domain to reuse, so the URL never changes
 ngrok_path = ""                # an ngrok binary to use instead of downloading one
+
+[notify]                       # messages to your phone (docs/notify.md); the bot token,
+                               # webhook URL and ntfy token live in the keystore, never here
+events = ["fill", "rejected", "tunnel_down", "kill_switch", "daily_loss"]
+telegram_chat_id = ""          # Telegram: your chat id (needs TELEGRAM_BOT_TOKEN stored)
+discord = false                # Discord: true posts to DISCORD_WEBHOOK_URL (stored)
+ntfy_topic = ""                # ntfy: a topic nobody can guess, on https://ntfy.sh
 
 # The symbol map: one [[symbols]] block per TradingView ticker; first match wins.
 # [[symbols]]
@@ -157,6 +193,8 @@ ngrok_path = ""                # an ngrok binary to use instead of downloading o
 # symbol = "BTC/USDT"          # ccxt market symbol
 # qty_multiplier = 1.0
 # enabled = true
+# leverage = 0                 # perpetuals: this row's leverage; 0 = [exchange] leverage
+# margin_mode = ""             # "cross" | "isolated"; "" = [exchange] margin_mode
 
 """
 

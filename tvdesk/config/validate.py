@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, NamedTuple, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
-from tvdesk.config.schema import SCHEMA_VERSION, Settings
+from tvdesk.config.schema import NOTIFY_EVENTS, SCHEMA_VERSION, Settings
 
 # --- validation rules, keyed by dotted key with list positions left out ---
 
@@ -22,6 +22,9 @@ _CHOICES = {
     "exchange.market_type": ("spot", "swap"),
     "exchange.auto_map": ("paper", "always", "off"),
     "paper.price_source": ("alert", "market"),
+    "exchange.margin_mode": ("", "cross", "isolated"),
+    "symbols.margin_mode": ("", "cross", "isolated"),
+    "exchange.position_mode": ("oneway", "hedge"),
 }
 # Inclusive bounds; any other number must be 0 or more.
 _BOUNDS: dict[str, tuple[int, int | None]] = {
@@ -36,9 +39,13 @@ _BOUNDS: dict[str, tuple[int, int | None]] = {
     "risk.min_confidence": (0, 1),
 }
 _POSITIVE = {"symbols.qty_multiplier"}
+_LEVERAGE = {"exchange.leverage", "symbols.leverage", "risk.max_leverage"}
 _EXCHANGE_IDS = {"exchange.default", "symbols.exchange"}
 _NOT_EMPTY = {"listener.host", "symbols.tv", "symbols.symbol"}
 _EXCHANGE_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
+# [notify]: a Telegram chat id (a number, negative for groups) or @channel; an ntfy topic.
+_TELEGRAM_CHAT_RE = re.compile(r"-?[0-9]+|@[A-Za-z][A-Za-z0-9_]{3,}")
+_NTFY_TOPIC_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SECRET_WORDS = ("secret", "token", "password", "passphrase", "apikey", "api_key")
 # Currency codes are data, not setting names: a coin may well be called TOKEN.
 _SECRET_SCAN_SKIP = {("paper", "balances")}
@@ -87,12 +94,25 @@ def _check(rule: str, value: Any) -> None:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise _Bad('must be empty or an http(s) address, like "http://127.0.0.1:9000"')
+    if rule == "notify.events" and value not in NOTIFY_EVENTS:
+        raise _Bad(
+            f'"{value}" is not an event tvdesk notifies about: use any of '
+            + ", ".join(f'"{e}"' for e in NOTIFY_EVENTS)
+        )
+    if rule == "notify.telegram_chat_id" and value and not _TELEGRAM_CHAT_RE.fullmatch(value):
+        raise _Bad('must be empty, your chat id (a number like "123456789") or "@channelname"')
+    if rule == "notify.ntfy_topic" and value and not _NTFY_TOPIC_RE.fullmatch(value):
+        raise _Bad("must be empty or a topic of up to 64 letters, digits, - and _")
     if rule == "auth.tradingview_ips":
         try:
             ipaddress.ip_address(value)
         except ValueError:
             raise _Bad('must hold IP addresses, like "52.89.214.238"') from None
+    if rule == "listener.trusted_proxies":
+        _check_proxy_network(value)
     if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        if rule in _LEVERAGE and 0 < value < 1:
+            raise _Bad(f"must be 0 or a leverage of 1 or more (like 3 for 3×), not {value}")
         low, high = _BOUNDS.get(rule, (0, None))
         if rule in _POSITIVE and value <= 0:
             raise _Bad(f"must be more than 0, not {value}")
@@ -101,6 +121,25 @@ def _check(rule: str, value: Any) -> None:
         if value < low:
             hint = " (0 means no limit)" if rule.startswith("risk.") else ""
             raise _Bad(f"must be {low} or more, not {value}{hint}")
+
+
+def _check_proxy_network(value: str) -> None:
+    """A trusted proxy is a network (CIDR) or one address; an address with a prefix
+    ("172.18.0.1/16") is refused rather than widened, since it decides whom to believe."""
+    try:
+        ipaddress.ip_network(value)
+    except ValueError:
+        try:
+            network = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise _Bad(
+                f'must hold your reverse proxy\'s CIDRs, like "172.18.0.0/16" or "10.0.0.5", '
+                f'not "{value}"'
+            ) from None
+        raise _Bad(
+            f'has "{value}", an address rather than a network: write "{network}" for the '
+            f'network, or "{value.split("/")[0]}" for that one address'
+        ) from None
 
 
 def _scalar(value: Any, tp: type, where: KeyPath) -> Any:
@@ -196,4 +235,22 @@ def settings_from_data(data: dict[str, Any]) -> tuple[Settings | None, list[Prob
         ]
     problems = _secret_keys(data, ())
     settings = _build(Settings, data, (), problems)
+    if settings is not None:
+        problems += _leverage_problems(settings)
     return settings, problems
+
+
+def _leverage_problems(settings: Settings) -> list[Problem]:
+    """Every leverage a setting asks for, within ``risk.max_leverage`` (0: no limit)."""
+    cap = settings.risk.max_leverage
+    asked: list[tuple[KeyPath, Decimal]] = [(("exchange", "leverage"), settings.exchange.leverage)]
+    rows = enumerate(settings.symbols)  # a row missing a key is None (already a problem)
+    asked += [(("symbols", i, "leverage"), r.leverage) for i, r in rows if r is not None]
+    return [
+        Problem(
+            where,
+            f"is {value}, above risk.max_leverage {cap}: lower it, or raise risk.max_leverage",
+        )
+        for where, value in asked
+        if cap > 0 and value > cap
+    ]

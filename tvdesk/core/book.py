@@ -6,7 +6,12 @@ resting limit orders hold their funds until a later price crosses them, they are
 they expire. A position is what tvdesk's own fills built: selling coins the trader held before
 realises no P&L and never takes the position below zero.
 
-The book mutates itself; the engine persists ``balances``, ``positions`` and ``resting``.
+A perpetual market (a ccxt symbol with its settle currency, ``BTC/USDT:USDT``) trades on
+margin instead (``perp_book``): shorts, reversals, leverage, margin held from the settle
+currency's balance (shown as ``used``). Its orders fill at market only.
+
+The book mutates itself; the engine persists ``balances``, ``positions``, ``perps`` and
+``resting``.
 """
 
 from collections.abc import Mapping
@@ -14,6 +19,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from tvdesk.core.decimals import plain
+from tvdesk.core.perp_book import MarginShort, PerpPosition, perp_fill
 
 _SIDES = ("buy", "sell")
 _ORDER_TYPES = ("market", "limit")
@@ -50,6 +56,7 @@ class PaperOrder:
     # What a resting order holds (quote with its fee for a buy, base for a sell), as
     # reserved when placed: released the same, whatever the fee rate is by then.
     reserved: Decimal | None = None
+    leverage: Decimal | None = None  # perpetuals: None keeps the position's (1× when new)
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,7 @@ class PaperBook:
         slippage_bps: Decimal,
         positions: dict[str, Position] | None = None,
         resting: list[PaperOrder] | None = None,
+        perps: dict[str, PerpPosition] | None = None,
     ) -> None:
         """A book as persisted: ``balances[...].used`` already holds the reservations of
         ``resting``. Copies are taken, so the caller's objects never change under it."""
@@ -93,6 +101,7 @@ class PaperBook:
             symbol: Position(p.qty, p.avg_price, p.realized_pnl)
             for symbol, p in (positions or {}).items()
         }
+        self.perps = {symbol: replace(p) for symbol, p in (perps or {}).items()}
         self.resting = {order.client_order_id: order for order in resting or []}
         # Ids used by this book, filled ones included: a repeat must never trade twice.
         self._used_ids = set(self.resting)
@@ -102,6 +111,8 @@ class PaperBook:
     def place(self, order: PaperOrder, now: float) -> Fill | None:
         """Fill a market order at once (the Fill), or rest a limit order (None)."""
         self._validate(order)
+        if is_perp(order.symbol):
+            return self._place_perp(order, now)
         if order.order_type == "market":
             fill_price = self._slipped(order.side, order.price)
             fee = order.qty * fill_price * self.fee_rate
@@ -138,6 +149,55 @@ class PaperBook:
                 f"client order id {order.client_order_id} was already used in this paper "
                 "book: each order needs its own id, so a repeat never trades twice"
             )
+
+    def _place_perp(self, order: PaperOrder, now: float) -> Fill:
+        settle = order.symbol.partition(":")[2]
+        if order.order_type != "market":
+            raise PaperRejected(
+                f"paper perpetuals fill market orders only: {order.symbol} limit orders are not "
+                'simulated; send "order_type": "market" (live mode places limits)'
+            )
+        if settle != order.quote:
+            raise PaperRejected(
+                f"{order.symbol} is an inverse perpetual (settled in {settle}), which paper "
+                f"does not simulate: trade a {order.quote}-settled perpetual in paper"
+            )
+        price = self._slipped(order.side, order.price)
+        fee = order.qty * price * self.fee_rate
+        try:
+            done = perp_fill(
+                self.perp(order.symbol),
+                side=order.side,
+                qty=order.qty,
+                price=price,
+                fee=fee,
+                leverage=order.leverage,
+                free=self._free(settle),
+                symbol=order.symbol,
+                settle=settle,
+            )
+        except MarginShort as exc:
+            raise PaperRejected(str(exc)) from None
+        self._used_ids.add(order.client_order_id)
+        balance = self._balance(settle)
+        if done.margin_change >= 0:
+            balance.used += done.margin_change
+        else:  # never below zero: a journal from before margin was held has none there
+            balance.used -= min(-done.margin_change, balance.used)
+        balance.free += done.realized - done.margin_change
+        self.perps[order.symbol] = done.position
+        return Fill(
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            qty=order.qty,
+            price=price,
+            fee=fee,
+            fee_currency=settle,
+            realized_pnl=done.realized,
+            at=now,
+            maker=False,
+        )
 
     def _slipped(self, side: str, price: Decimal) -> Decimal:
         # Slippage always goes against the trader: buys pay more, sells receive less.
@@ -264,6 +324,10 @@ class PaperBook:
         """tvdesk's position in symbol (a zero Position when it has none)."""
         return self.positions.get(symbol, Position())
 
+    def perp(self, symbol: str) -> PerpPosition:
+        """tvdesk's position in a perpetual market (flat when it has none)."""
+        return self.perps.get(symbol, PerpPosition())
+
     def equity_in(self, quote: str, prices: Mapping[str, Decimal]) -> Decimal:
         """Quote held (free and reserved) plus the positions quoted in it, valued at prices
         (a position without a price counts at its average cost)."""
@@ -272,6 +336,9 @@ class PaperBook:
         for symbol, position in self.positions.items():
             if _quote_of(symbol) == quote:
                 total += position.qty * prices.get(symbol, position.avg_price)
+        for symbol, perp in self.perps.items():  # its margin is in the balance's used
+            if symbol.partition(":")[2] == quote:
+                total += perp.unrealized(prices.get(symbol, perp.entry))
         return total
 
     # ------------------------------------------------------------ balances
@@ -289,6 +356,11 @@ class PaperBook:
 
 def _expired(order: PaperOrder, now: float) -> bool:
     return order.expires_at is not None and order.expires_at <= now
+
+
+def is_perp(symbol: str) -> bool:
+    """A perpetual's ccxt symbol names its settle currency: ``BTC/USDT:USDT``."""
+    return ":" in symbol
 
 
 def _quote_of(symbol: str) -> str:

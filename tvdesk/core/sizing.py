@@ -3,7 +3,10 @@
 Four ways to size (DESIGN.md): a quantity, a quote amount (``notional``), a
 percentage (``qty_pct``) and a target position (position sync). Spot can't
 go short, and tvdesk never sells coins it did not buy itself when syncing to
-a target.
+a target. On a perpetual (``spot=False``) a position may be short: a sell from
+flat opens one, a negative target (``market_position: short``) syncs to one, and
+a close buys it back. An alert's stated side is never turned into the opposite
+trade: a buy with a target it could only reach by selling is refused.
 """
 
 from __future__ import annotations
@@ -48,15 +51,18 @@ def size_order(
     qty_pct buy spends its share of the balance with them included. ``base_reserved``:
     coins tvdesk's own resting sell orders hold, still part of its position.
     """
-    if alert.qty_unit != "base":
+    # Contracts are for perpetuals (the engine turns them into coins with the market's
+    # contract size before sizing); spot has none.
+    if alert.qty_unit != "base" and (spot or alert.qty_unit != "contracts"):
         raise SizingError(
-            f"a size in {alert.qty_unit} is for perpetual futures, which tvdesk does not trade "
-            "yet: send the quantity in coins (qty_unit base)"
+            f"a size in {alert.qty_unit} is for perpetual futures, and {base}/{quote} is spot: "
+            "send the quantity in coins (qty_unit base)"
         )
     notes: list[str] = []
     if alert.sizing == "target":
         held = base_free + base_reserved
         side, qty = _to_target(alert, multiplier, held, position_qty, base, spot, notes)
+        _same_side(alert, side, position_qty, base)
     else:
         side = alert.side or "buy"
         qty = _plain_qty(alert, multiplier, price, quote_free, position_qty, base, quote, buy_cost)
@@ -107,6 +113,34 @@ def _plain_qty(
             f'qty_pct of the {quote} balance needs a price: add "price": {{{{close}}}} to the alert'
         )
     return _DOWN.divide(quote_free * pct, price * buy_cost)
+
+
+def _same_side(alert: Alert, side: str, position_qty: Decimal, base: str) -> None:
+    """A buy alert never sells and a sell alert never buys, whatever its target says."""
+    if alert.side not in ("buy", "sell") or alert.side == side:
+        return
+    held = (
+        f"long {abs(position_qty)} {base}"
+        if position_qty > ZERO
+        else f"short {abs(position_qty)} {base}"
+        if position_qty < ZERO
+        else "flat"
+    )
+    never = "sells" if alert.side == "buy" else "buys"
+    if alert.market_position == "flat":
+        closes = "a short" if alert.side == "buy" else "a long"
+        close_what = "a long" if alert.side == "buy" else "a short"
+        raise SizingError(
+            f"{alert.side} with sentiment flat closes {closes}; the position is {held}: "
+            f"a {alert.side} alert never {never} — send action exit/{side} to close {close_what}"
+        )
+    wanted = f"target position {alert.target_position}"
+    if alert.market_position is not None:
+        wanted = f"sentiment {alert.market_position} and {wanted}"
+    raise SizingError(
+        f"{alert.side} with {wanted} would {side}: the position is {held}, and a "
+        f"{alert.side} alert never {never} — send action {side} (or exit) with that target"
+    )
 
 
 def _to_target(

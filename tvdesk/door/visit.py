@@ -27,6 +27,8 @@ from tvdesk.store.journal import AlertRecord
 log = logging.getLogger(__name__)
 
 RAW_KEEP_BYTES = 8192
+_JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+_json_str = json.encoder.encode_basestring_ascii  # json.dumps(str), without its set-up
 
 
 def reply(
@@ -50,6 +52,12 @@ def reply(
     return web.Response(
         status=code, text=json.dumps(body), content_type="application/json", headers=headers
     )
+
+
+def accepted(alert_id: str) -> web.Response:
+    """reply(200, alert_id=alert_id), written directly: it answers every accepted alert."""
+    text = f'{{"status": "accepted", "alert_id": {_json_str(alert_id)}}}'
+    return web.Response(body=text.encode(), headers=_JSON_HEADERS)
 
 
 class Visit:
@@ -211,7 +219,7 @@ class Visit:
                 alert.test,
             )
         )
-        return reply(200, alert_id=admission.alert_id)
+        return accepted(admission.alert_id)
 
     def _duplicate(self, record: AlertRecord, first: str) -> web.Response:
         self._rejected(record.alert_id, "duplicate", record.message or "duplicate")

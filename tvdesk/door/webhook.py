@@ -20,7 +20,7 @@ from tvdesk.core.alert.canonical import canonical_json
 from tvdesk.core.alert.fields import BodyError, InvalidAlert
 from tvdesk.core.alert.names import FIELD_OF, normalise
 from tvdesk.core.alert.parse import parse_alert
-from tvdesk.core.alert.redact import redact
+from tvdesk.core.alert.redact import redact_pair
 from tvdesk.core.alert.text_forms import load_alert_body
 from tvdesk.door.clients import client_of, is_tradingview, not_tradingview
 from tvdesk.door.deps import DEPS, TRUST_FORWARDED, DoorDeps
@@ -89,8 +89,9 @@ async def handle_webhook(request: web.Request) -> web.Response:
         return visit.refuse_signed_invalid_json(str(exc))
     accepted_secrets = secrets.accepted(now)
     # Even a request that fails to authenticate may carry the real secret in a misnamed
-    # field, so what is journaled of it is redacted with the real secrets too.
-    redacted = redact(obj, accepted_secrets)
+    # field, so what is journaled of it is redacted with the real secrets too. One walk
+    # makes both copies: the one kept, and the one the parser reads (runs not cut).
+    redacted, readable = redact_pair(obj, accepted_secrets)
     if signature is None:
         result = auth.verify_body_secret(obj, secrets, now)
         if not result.ok:
@@ -105,6 +106,7 @@ async def handle_webhook(request: web.Request) -> web.Response:
             max_age_s=settings.auth.max_alert_age_s,
             max_skew_s=settings.auth.max_clock_skew_s,
             webhook_secrets=accepted_secrets,
+            redacted=readable,
         )
     except InvalidAlert as exc:
         return await visit.refuse_invalid(exc, raw, _client_ref_guess(redacted))

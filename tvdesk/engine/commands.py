@@ -105,7 +105,7 @@ class EngineCommands:
         """
         created = []
         for position in await self.queries.positions(self.settings.mode):
-            if position["qty"] <= 0:
+            if position["qty"] == 0:  # a short (perpetuals) is closed too, with a buy
                 continue
             alert = Alert(
                 symbol=position["symbol"],

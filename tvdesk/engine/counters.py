@@ -1,20 +1,45 @@
 """What the risk limits count, kept between alerts: orders placed today (UTC) and in the
 last minute, the last order per symbol, today's realised P&L per (mode, quote currency);
-and the daily loss limit's trip, lifted on the next UTC day."""
+and the daily loss limit's trip, lifted on the next UTC day.
+
+Orders are decided one at a time but sent concurrently (``engine.submits``), so a decided
+order *reserves* what it will use before it is sent: a place in the order counts, its
+symbol's cooldown, and the funds it spends. Every later decision sees the reservations as
+if those orders were placed; a refused or failed order releases its reservation, a placed
+one is confirmed as placed. Every limit stays as exact as one order at a time.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from tvdesk.brokers.base import Holdings
 from tvdesk.config.schema import Settings
 from tvdesk.core.clock import Clock
 from tvdesk.core.risk import RiskState
+from tvdesk.core.symbols import Mapping
 
 log = logging.getLogger(__name__)
+_ids = itertools.count(1)
+
+Account = tuple[str, str]  # (mode, exchange): whose funds
+
+
+@dataclass
+class Reservation:
+    """What one decided order holds until its outcome is known."""
+
+    symbol: str
+    at: float  # when it was decided: it counts as an order placed then
+    account: Account
+    funds: dict[str, Decimal] = field(default_factory=dict)  # currency -> amount
+    id: int = field(default_factory=lambda: next(_ids))
 
 
 class RiskCounters:
@@ -36,6 +61,7 @@ class RiskCounters:
         # against live, and a loss in BTC is not added to one in USDT.
         self._pnl_today: dict[tuple[str, str], Decimal] = {}
         self._day = -1
+        self._reserved: dict[int, Reservation] = {}  # decided orders not yet settled
 
     def load(self, conn: sqlite3.Connection, now: float) -> None:
         """Count from the journal what was placed and realised before this start."""
@@ -63,6 +89,54 @@ class RiskCounters:
         """An order was placed on ``symbol`` at ``now``."""
         self._orders_at.append(now)
         self._last_order_at[symbol] = now
+
+    # -- reservations: decided orders on their way to the exchange --------------------
+
+    def reserve(
+        self,
+        mapping: Mapping,
+        mode: str,
+        now: float,
+        funds: dict[str, Decimal] | None = None,
+    ) -> Reservation:
+        """A decided order takes its place in the counts and the funds it will spend."""
+        funds = {c: a for c, a in (funds or {}).items() if a > 0}
+        held = Reservation(mapping.symbol, now, (mode, mapping.exchange), funds)
+        self._reserved[held.id] = held
+        return held
+
+    def funds_spent(self, held: Reservation) -> None:
+        """The broker's own balances now show the order (it was placed or refused)."""
+        held.funds = {}
+
+    def release(self, held: Reservation) -> None:
+        """The order was refused or failed, or its outcome could not be recorded."""
+        self._reserved.pop(held.id, None)
+
+    def confirm(self, held: Reservation, symbols: list[str], now: float) -> None:
+        """The order's outcome is recorded: what it placed counts as placed from now on."""
+        self._reserved.pop(held.id, None)
+        for symbol in symbols:
+            self.placed(symbol, now)
+
+    def unreserved(self, holdings: Holdings, mode: str, mapping: Mapping) -> Holdings:
+        """``holdings`` less the funds that orders decided but not yet settled will spend."""
+        account = (mode, mapping.exchange)
+        quote = base = Decimal(0)
+        for held in self._reserved.values():
+            if held.account == account:
+                quote += held.funds.get(mapping.quote, Decimal(0))
+                base += held.funds.get(mapping.base, Decimal(0))
+        if not quote and not base:
+            return holdings
+        return replace(
+            holdings, quote_free=holdings.quote_free - quote, base_free=holdings.base_free - base
+        )
+
+    @property
+    def reserved(self) -> int:
+        """How many decided orders are still on their way."""
+        return len(self._reserved)
 
     def realized_elsewhere(self, pnl: Decimal, symbol: str, mode: str = "live") -> None:
         """P&L of a fill recorded outside the worker (a live limit or stop filling later)."""
@@ -118,11 +192,16 @@ class RiskCounters:
         # Today's orders plus the last minute (the per-minute window crosses midnight).
         horizon = min(day, now - 60)
         self._orders_at = [t for t in self._orders_at if t >= horizon]
+        # Orders decided but not yet settled count as placed when they were decided.
+        pending = [r.at for r in self._reserved.values()]
+        last = [r.at for r in self._reserved.values() if r.symbol == symbol]
+        if symbol in self._last_order_at:
+            last.append(self._last_order_at[symbol])
         return RiskState(
             position_qty=position_qty,
-            orders_at=tuple(self._orders_at),
+            orders_at=tuple(sorted([*self._orders_at, *pending])),
             realized_pnl_today=self._pnl_today.get((mode, quote_of(symbol)), Decimal(0)),
-            last_order_at=self._last_order_at.get(symbol),
+            last_order_at=max(last) if last else None,
         )
 
 
@@ -130,6 +209,28 @@ def day_start(now: float) -> float:
     """The start of ``now``'s UTC day, as unix seconds."""
     day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return day.timestamp()
+
+
+def funds_for(
+    mapping: Mapping,
+    side: str,
+    qty: Decimal,
+    value: Decimal | None,
+    buy_cost: Decimal,
+    *,
+    leverage: Decimal | None = None,
+    reduce_only: bool = False,
+) -> dict[str, Decimal]:
+    """What an order will spend: quote for a spot buy, coins for a spot sell, margin for a
+    perpetual (the whole notional when the leverage is the exchange's own: it may be 1×)."""
+    if ":" in mapping.symbol:
+        if reduce_only or value is None:
+            return {}
+        margin = qty * value * buy_cost
+        return {mapping.quote: margin / leverage if leverage and leverage > 0 else margin}
+    if side == "sell":
+        return {mapping.base: qty}
+    return {mapping.quote: qty * value * buy_cost} if value is not None else {}
 
 
 def quote_of(symbol: str) -> str:

@@ -1,7 +1,9 @@
 """Deciding a new alert, one step at a time: map the symbol, price it, size it, fit it to
-the market's precision, check the risk limits, submit it. Each step adds a line to the
-alert's trail; the first step that refuses decides the alert. An alert with the action
-cancel is mapped, then takes tvdesk's own resting orders on that market off the book."""
+the market's precision, check the risk limits. An order decided on reserves its place in
+the limits and is handed back as a ``Submit``: the worker sends it (``engine.submits``).
+Each step adds a line to the alert's trail; the first step that refuses decides the
+alert. An alert with the action cancel is mapped, then takes tvdesk's own resting orders
+on that market off the book."""
 
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ from tvdesk.core.ids import client_order_id
 from tvdesk.core.risk import OrderIntent, RiskDecision, RiskLimits, check, kill_switch
 from tvdesk.core.sizing import SizingError, size_order
 from tvdesk.core.symbols import Mapping, MapRule, Unmapped, normalise, pick_exchange, resolve
-from tvdesk.engine.counters import RiskCounters
+from tvdesk.engine.counters import RiskCounters, funds_for
+from tvdesk.engine.derivatives import PerpRefused, in_coins, perp_terms
 from tvdesk.engine.job import ORIGIN_FLATTEN, Decision, Job, Trail
 from tvdesk.engine.pricing import price_order
+from tvdesk.engine.submits import Submit
 
 
 async def decide_steps(
@@ -28,7 +32,8 @@ async def decide_steps(
     broker: Broker,
     counters: RiskCounters,
     clock: Clock,
-) -> Decision:
+) -> Decision | Submit:
+    """The alert's decision, or the order it decided on (``Submit``: sent by the worker)."""
     alert = alert_from_dict(job.alert)
     # Privilege is the journal's origin, which only the engine writes (flatten); never the
     # client, a header or a field: those are a request's to choose.
@@ -58,8 +63,10 @@ async def decide_steps(
         return priced
     price, value = priced.price, priced.value
 
-    holdings = await broker.holdings(mapping)
+    # Less what orders decided but not yet settled will spend (engine.counters).
+    holdings = counters.unreserved(await broker.holdings(mapping), broker.mode, mapping)
     try:
+        alert = await in_coins(alert, mapping, broker, trail)  # qty_unit contracts (perps)
         sizing = size_order(
             alert,
             multiplier=mapping.qty_multiplier,
@@ -99,6 +106,22 @@ async def decide_steps(
         trail.add("risk", False, verdict.reason)
         return Decision("rejected", verdict.reason)
     trail.add("risk", True, "within the risk limits")
+    try:
+        terms = perp_terms(
+            alert,
+            mapping,
+            settings,
+            side=sizing.side,
+            qty=qty,
+            position_qty=holdings.position_qty,
+            internal=internal,
+            live=broker.mode == "live",
+        )
+    except PerpRefused as exc:
+        trail.add("risk", False, str(exc))
+        return Decision("rejected", str(exc))
+    if terms.reduce_only or terms.leverage is not None or terms.margin_mode:
+        trail.add("risk", True, terms.describe())
 
     if alert.test:
         reason = f"would {sizing.side} {qty} {mapping.symbol} on {mapping.exchange} (test)"
@@ -114,16 +137,22 @@ async def decide_steps(
         price=price,
         stop_loss=alert.stop_loss,
         take_profit=alert.take_profit,
+        reduce_only=terms.reduce_only,
+        leverage=terms.leverage,
+        margin_mode=terms.margin_mode,
     )
-    try:
-        execution = await broker.execute(request, now)
-    except Refusal as exc:
-        trail.add("submit", False, str(exc))
-        return Decision("rejected", str(exc))
-    for step, ok, detail in execution.trail:
-        trail.add(step, ok, detail)
-    trail.add("submit", execution.outcome in ("filled", "open"), execution.reason)
-    return Decision(execution.outcome, execution.reason, execution, broker, mapping.exchange)
+    # Decided: the order holds its place in the limits while it is sent (engine.submits).
+    funds = funds_for(
+        mapping,
+        sizing.side,
+        qty,
+        value,
+        holdings.buy_cost,
+        leverage=terms.leverage,
+        reduce_only=terms.reduce_only,
+    )
+    held = counters.reserve(mapping, broker.mode, now, funds)
+    return Submit(request, broker, held, now)
 
 
 async def cancel_steps(

@@ -1,6 +1,6 @@
 """What the front-ends ask the engine: its status (listener, tunnel, mode, kill switch,
-queue, exchange, today's counters), balances, whether live trading can start, and which
-market an alert for a ticker would trade on.
+queue, exchange, today's counters), positions at their mark, balances, whether live
+trading can start, and which market an alert for a ticker would trade on.
 
 ``EngineQueries`` is part of ``Engine`` (engine.py), whose ``__init__`` sets what it
 reads.
@@ -9,6 +9,7 @@ reads.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tvdesk import __version__
@@ -17,7 +18,9 @@ from tvdesk.config.paths import local_url
 from tvdesk.config.schema import Settings
 from tvdesk.core.alert.fields import Alert
 from tvdesk.core.clock import Clock
+from tvdesk.core.perp_book import PerpPosition
 from tvdesk.core.symbols import Mapping as MarketMapping
+from tvdesk.core.symbols import split_symbol
 from tvdesk.engine.decide import map_symbol
 from tvdesk.engine.worker import Worker
 from tvdesk.store.queries import Queries
@@ -25,6 +28,7 @@ from tvdesk.tunnel.manager import TunnelManager
 
 if TYPE_CHECKING:
     from tvdesk.brokers.live import LiveBroker
+    from tvdesk.brokers.paper import PaperBroker
 
 
 class EngineQueries:
@@ -35,6 +39,7 @@ class EngineQueries:
     worker: Worker
     queries: Queries
     live: LiveBroker | None
+    paper: PaperBroker
     port: int
     tunnel_port: int | None
     broker: Callable[[str], Broker]
@@ -80,6 +85,39 @@ class EngineQueries:
         shows the account is reachable. A key that may withdraw is warned about.
         """
         return await self._live_broker().check()
+
+    async def positions(self, mode: str) -> list[dict[str, Any]]:
+        """The journal's positions (store ``positions``) with ``mark``, ``unrealized_pnl``
+        and, on a perpetual, ``liquidation`` (an estimate, core/perp_book.py).
+
+        Paper's mark is the public ticker with ``[paper] price_source = "market"``, else the
+        last price paper saw for the market. A live perpetual adds the exchange's own view
+        (brokers/positions.py ``merge``: its mark, unrealised P&L, liquidation, leverage,
+        ``contracts``, ``on_exchange`` and ``exchange_note`` when the two disagree), read in
+        the background once the live broker runs, and here until then.
+        """
+        rows = await self.queries.positions(mode)
+        for row in rows:
+            mark = await self._mark(row) if mode == "paper" and row["qty"] else None
+            row["mark"] = mark
+            row["unrealized_pnl"] = (
+                (mark - row["avg_price"]) * row["qty"] if mark is not None else None
+            )
+            row["liquidation"] = None
+            # Live, tvdesk knows neither the leverage nor the margin: the exchange's only.
+            if row["leverage"] is not None and mode == "paper":
+                perp = PerpPosition(row["qty"], row["avg_price"], row["leverage"], row["margin"])
+                row["liquidation"] = perp.liquidation()
+            row["contracts"] = None  # paper knows no contract size offline: coins only
+        if mode == "live" and self.live is not None:
+            await self.live.exchange_positions.fresh()  # read here only before the broker runs
+            self.live.exchange_positions.merge(rows)
+        return rows
+
+    async def _mark(self, row: dict[str, Any]) -> Decimal | None:
+        base, quote = split_symbol(row["symbol"])
+        market = MarketMapping(row["exchange"], row["symbol"], base, quote, Decimal(1), "exact")
+        return await self.paper.mark_price(market)
 
     async def balances(self, mode: str) -> list[dict[str, Any]]:
         """Paper: the book in the journal. Live: what the exchange last reported."""

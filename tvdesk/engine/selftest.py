@@ -8,8 +8,11 @@ alert end to end on the loop the window uses (the probe's qasync loop): ephemera
 temporary data dir, paper broker, secret kept in memory. It touches neither the
 trader's keyring nor their journal, and nothing leaves loopback.
 
-Prints one line, ``self-test ok (...)`` or ``self-test FAILED: <what>: <why>; ...``,
-and returns 0 or 1.
+``tvdesk --self-test --headless`` (a server, a container: no Qt installed) passes no
+probe: the same checks less Qt's, the alert on plain asyncio, and Qt never imported.
+
+Prints one line, ``self-test ok (...): tvdesk X.Y.Z, ...`` or ``self-test FAILED:
+<what>: <why>; ...``, and returns 0 or 1.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+from tvdesk import __version__
 
 TIMEOUT_S = 20.0
 # The keyring backend each OS's trader relies on, by its entry-point name.
@@ -50,9 +55,10 @@ class WindowProbe(Protocol):
         ...
 
 
-def run_self_test(window: WindowProbe) -> int:
+def run_self_test(window: WindowProbe | None) -> int:
+    """Check everything, print one line; ``window=None`` is headless (Qt left alone)."""
     started = time.perf_counter()
-    passed: list[str] = []
+    passed: list[str] = [f"tvdesk {__version__}"]
     failures: list[str] = []
 
     def check(what: str, fn: Callable[[], str]) -> bool:
@@ -63,11 +69,14 @@ def run_self_test(window: WindowProbe) -> int:
             return False
         return True
 
-    qt_ok = check("Qt widgets", window.check)
+    on_window: WindowProbe | None = None  # the alert's loop: plain asyncio unless Qt works
+    if window is None:
+        passed.append("headless")
+    elif check("Qt widgets", window.check):
+        on_window = window
     check("keyring", _check_keyring)
     check("pyngrok", _check_pyngrok)
     try:
-        on_window = window if qt_ok else None
         passed.extend(_run_on_loop(_async_checks, window=on_window, failures=failures))
     except TimeoutError:
         failures.append(f"the alert: no outcome within {TIMEOUT_S:.0f} s")
@@ -105,12 +114,17 @@ def _check_keyring() -> str:
                 f"the {native} backend is not registered (keyring's package metadata is missing)"
             )
         registered[native].load()  # its module and what it imports
-    # Discovery as tvdesk does it; probes which backends can work, reads no secret.
-    usable = [
-        type(backend).__module__.rsplit(".", 1)[-1]
-        for backend in keyring.backend.get_all_keyring()
-        if backend.priority > 0
-    ]
+    # Discovery as tvdesk does it (its encrypted-file and session stores are chosen by the
+    # trader, never detected); probes which backends can work, reads no secret.
+    import tvdesk.config.secret_stores  # noqa: F401
+
+    usable = sorted(
+        {
+            type(backend).__module__.rsplit(".", 1)[-1]
+            for backend in keyring.backend.get_all_keyring()
+            if backend.priority > 0 and type(backend).__module__ != "keyring.backends.chainer"
+        }
+    )
     found = ", ".join(sorted(usable)) + " usable" if usable else "none usable here"
     return f"keyring: {len(registered)} backends, {found}"
 
@@ -148,7 +162,7 @@ def _run_on_loop(
     failures: list[str],
 ) -> list[str]:
     """Run ``checks`` on the window's qasync loop when Qt works (as the window does), else
-    on plain asyncio."""
+    (headless, or Qt broken) on plain asyncio."""
     main = asyncio.wait_for(checks(failures), TIMEOUT_S)
     if window is not None:
         return window.run(main)

@@ -1,14 +1,16 @@
-"""The worker: journaled alerts become orders, one at a time, exactly once.
+"""The worker: journaled alerts become orders, exactly once: decided one at a time, sent
+concurrently across markets and in arrival order within one.
 
-Alerts are taken in arrival order. Each step (map, size, risk, submit,
-record) adds a line to the alert's decision trail with its timing. The
-outcome and everything the broker did are written in one transaction, so
-after a crash an alert is either finished or still pending — never half done
-and never done twice.
+Alerts are taken in arrival order, each into the chain of its market (``submits``).
+Each step (map, size, risk, submit, record) adds a line to the alert's decision trail
+with its timing. An order decided on reserves its place in the limits before it is
+sent, so the limits hold as if one order went at a time. The outcome and everything the
+broker did are written in one transaction, so after a crash an alert is either finished
+or still pending — never half done and never done twice.
 
-This module holds the queue, the loop and the broker's lifecycle; the steps that
-decide a new alert are in ``decide``, the journal rows in ``records``, and what the
-risk limits count between alerts in ``counters``.
+This module holds the queue, the decisions' lock and the broker's lifecycle; the steps
+that decide a new alert are in ``decide``, the chains that send in ``submits``, the
+journal rows in ``records``, and what the risk limits count in ``counters``.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ from collections.abc import Callable
 from tvdesk.brokers.base import Broker, Unavailable
 from tvdesk.brokers.paper_store import seed_balances
 from tvdesk.config.schema import Settings
+from tvdesk.core.alert.fields import alert_from_dict
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import AlertDecided, OrderFilled
 from tvdesk.engine.counters import RiskCounters, quote_of
-from tvdesk.engine.decide import decide_steps
-from tvdesk.engine.job import Decision, Job, Trail
+from tvdesk.engine.decide import decide_steps, map_symbol
+from tvdesk.engine.job import ORIGIN_FLATTEN, Decision, Job, Trail
 from tvdesk.engine.records import live_unsettled, outcome_writer, pending_jobs
+from tvdesk.engine.submits import NO_MARKET, Market, MarketChains, Submit, market_of, send
 from tvdesk.store.errors import JournalError
 from tvdesk.store.journal import Journal
 from tvdesk.store.schema import connect
@@ -36,7 +40,7 @@ from tvdesk.support.bus import EventBus
 log = logging.getLogger(__name__)
 
 RETRY_DELAY_S = 1.0
-# How long stop() lets the alert in flight finish: with the rest of a shutdown it must
+# How long stop() lets the alerts in flight finish: with the rest of a shutdown it must
 # stay inside DESIGN's 10 s (a live request alone may take that long, retries more).
 STOP_GRACE_S = 5.0
 
@@ -58,13 +62,15 @@ class Worker:
         self.settings = settings
         self.clock = clock
         self.bus = bus
-        self._queue: deque[Job] = deque()
-        self._queued: set[str] = set()  # alert ids in the queue: each is taken once
+        self._queue: deque[Job] = deque()  # arrived, not yet in their market's chain
+        self._queued: set[str] = set()  # alert ids in the queue or a chain: each taken once
         self._started: list[Broker] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self.in_flight: str | None = None
+        self.chains = MarketChains(self._take, lambda job: self._queued.discard(job.alert_id))
+        # One decision at a time, across every market: what it reserves, the next one sees.
+        self._deciding = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -93,7 +99,7 @@ class Worker:
             self._wake.set()
 
     async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
-        """Finish the alert in flight, for up to ``grace_s``; leave the queued ones.
+        """Finish the alerts in flight, for up to ``grace_s``; leave the queued ones.
 
         One still in flight then is left as a crash would leave it, and settled the same
         way at the next start: it is still pending, and an order it sent has its
@@ -101,21 +107,24 @@ class Worker:
         """
         self._stopping = True
         self._wake.set()
+        started = self.clock.monotonic()
         task, self._task = self._task, None
-        if task is not None:
+        if task is not None:  # the loop that hands alerts to their chains
             done, _ = await asyncio.wait({task}, timeout=grace_s)
             if done:
                 task.result()
             else:
-                log.warning(
-                    "alert %s still in flight after %.0f s: stopping anyway; the next start "
-                    "settles it (an order it sent is looked up at the exchange first)",
-                    self.in_flight,
-                    grace_s,
-                )
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        left = max(0.0, grace_s - (self.clock.monotonic() - started))
+        for alert_id in await self.chains.stop(left):
+            log.warning(
+                "alert %s still in flight after %.0f s: stopping anyway; the next start "
+                "settles it (an order it sent is looked up at the exchange first)",
+                alert_id,
+                grace_s,
+            )
         for broker in self._started:
             await broker.stop()
         self._started.clear()
@@ -137,7 +146,8 @@ class Worker:
 
     @property
     def depth(self) -> int:
-        return len(self._queue)
+        """Alerts accepted and not yet decided and recorded."""
+        return len(self._queue) + self.chains.waiting
 
     def _live_unsettled(self) -> bool:
         conn = connect(self.journal.path, readonly=True)
@@ -157,38 +167,60 @@ class Worker:
     # -- the loop ------------------------------------------------------------
 
     async def _run(self) -> None:
+        """Hand each alert, in arrival order, to the chain of the market it trades on."""
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self._queue and not self._stopping:
-                job = self._queue[0]
-                self.in_flight = job.alert_id
-                try:
-                    await self._process(job)
-                except JournalError as exc:
-                    # Not recorded, so not done: it runs again once the journal takes writes.
-                    log.error("alert %s not recorded (%s); retrying", job.alert_id, exc)
-                    await asyncio.sleep(RETRY_DELAY_S)
-                    continue
-                except Exception:
-                    # A bug must not end the worker: every later alert would stay pending.
-                    # This one stays as the journal has it (pending: it runs at the next start).
-                    log.exception("alert %s: tvdesk failed while finishing it", job.alert_id)
-                finally:
-                    self.in_flight = None
-                self._queued.discard(self._queue.popleft().alert_id)
+                job = self._queue.popleft()
+                self.chains.add(await self._market(job), job)
             if self._stopping:
                 return
 
+    async def _market(self, job: Job) -> Market:
+        """The market ``job`` trades on; ``NO_MARKET`` when it has none (it is refused)."""
+        settings = self.settings()
+        if settings.mode == "live" and job.mode == "paper":
+            return NO_MARKET  # refused at once: see _decide
+        try:
+            broker = await self._broker(settings.mode)
+            alert = alert_from_dict(job.alert)
+            internal = job.origin == ORIGIN_FLATTEN
+            return market_of(broker.mode, await map_symbol(alert, settings, internal, broker))
+        except Exception:  # unmapped, or the exchange not ready: deciding says why
+            return NO_MARKET
+
+    async def _take(self, job: Job) -> None:
+        """One alert from its decision to its recorded outcome (a step of its chain)."""
+        while not self._stopping:
+            try:
+                await self._process(job)
+            except JournalError as exc:
+                # Not recorded, so not done: it runs again once the journal takes writes.
+                log.error("alert %s not recorded (%s); retrying", job.alert_id, exc)
+                await asyncio.sleep(RETRY_DELAY_S)
+                continue
+            except Exception:
+                # A bug must not end the chain: every later alert would stay pending.
+                # This one stays as the journal has it (pending: it runs at the next start).
+                log.exception("alert %s: tvdesk failed while finishing it", job.alert_id)
+            return
+
     async def _process(self, job: Job) -> None:
         trail = Trail(job)
-        trail.latency["wait"] = round(max(0.0, self.clock.time() - job.received_at) * 1000, 3)
-        try:
-            decision = await self._decide(job, trail)
-        except Exception as exc:  # a bug must not stop the worker or lose the alert silently
-            log.exception("alert %s failed inside tvdesk", job.alert_id)
-            decision = Decision("failed", f"tvdesk internal error: {type(exc).__name__}: {exc}")
-            trail.add("error", False, decision.reason)
+        async with self._deciding:
+            if self._stopping:
+                return  # not decided: it stays pending for the next start
+            trail.latency["wait"] = round(max(0.0, self.clock.time() - job.received_at) * 1000, 3)
+            try:
+                decided = await self._decide(job, trail)
+            except Exception as exc:  # a bug must not stop the worker or lose the alert
+                decided = self._internal_error(job, trail, exc)
+        held = decided.held if isinstance(decided, Submit) else None
+        if isinstance(decided, Submit):
+            decision = await self._send(job, decided, trail)
+        else:
+            decision = decided
         now = self.clock.time()
         execution = decision.execution
         record = outcome_writer(job, decision, trail, now)
@@ -200,13 +232,19 @@ class Worker:
             live = decision.broker is not None and decision.broker.mode != "paper"
             settled = await self.journal.run(record, durable=live)
         except JournalError:
+            if held is not None:
+                self.counters.release(held)  # the retry counts what it placed
             if decision.broker is not None and decision.exchange:
-                decision.broker.discard(decision.exchange)
+                decision.broker.discard(decision.exchange, job.alert_id)
             raise
+        placed = execution.placed if execution is not None else []
         realized: tuple[str, str] | None = None  # (mode, quote) whose P&L this changed
-        if execution is not None:
-            for symbol in execution.placed:
+        if held is not None:
+            self.counters.confirm(held, placed, now)
+        else:
+            for symbol in placed:
                 self.counters.placed(symbol, now)
+        if execution is not None:
             filled = [e.symbol for e in execution.events if isinstance(e, OrderFilled)]
             if filled and decision.broker is not None:  # one execution fills one market
                 realized = (decision.broker.mode, quote_of(filled[0]))
@@ -219,9 +257,29 @@ class Worker:
         if realized is not None:
             self.counters.check_daily_loss(now, realized)
 
+    async def _send(self, job: Job, submit: Submit, trail: Trail) -> Decision:
+        """Send a decided order; what it reserved is released unless it placed something."""
+        try:
+            decision = await send(submit, trail)
+        except BaseException as exc:
+            self.counters.release(submit.held)
+            if not isinstance(exc, Exception):
+                raise  # cancelled at stop: left as a crash leaves it
+            return self._internal_error(job, trail, exc)
+        self.counters.funds_spent(submit.held)  # the broker's balances show the order now
+        if decision.execution is None or not decision.execution.placed:
+            self.counters.release(submit.held)
+        return decision
+
+    def _internal_error(self, job: Job, trail: Trail, exc: Exception) -> Decision:
+        log.error("alert %s failed inside tvdesk", job.alert_id, exc_info=exc)
+        decision = Decision("failed", f"tvdesk internal error: {type(exc).__name__}: {exc}")
+        trail.add("error", False, decision.reason)
+        return decision
+
     # -- deciding --------------------------------------------------------------
 
-    async def _decide(self, job: Job, trail: Trail) -> Decision:
+    async def _decide(self, job: Job, trail: Trail) -> Decision | Submit:
         # First, so that the first alert of a new UTC day sees a daily-loss trip lifted.
         self.counters.roll_day(self.clock.time())
         settings = self.settings()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -30,10 +31,13 @@ from tvdesk.engine.engine import Engine
 from tvdesk.engine.reload import apply_overrides
 from tvdesk.gui.aio import QtLoop, inform, spawn
 from tvdesk.gui.collector import MainThreadCollector
+from tvdesk.gui.dialogs.secrets_store import choose_keystore, show_secrets_store
 from tvdesk.gui.handle import EngineHandle
 from tvdesk.gui.main_window import MainWindow
 from tvdesk.gui.prefs import Prefs
 from tvdesk.gui.resources import app_icon
+from tvdesk.notify.notifier import Notifier
+from tvdesk.support import exits
 from tvdesk.support.bus import EventBus
 from tvdesk.support.clock import SystemClock
 from tvdesk.support.logs import EventLogger, setup_logging, stop_logging
@@ -52,6 +56,8 @@ class GuiOptions:
     exchange: str | None = None
     exchange_url: str | None = None
     threaded_engine: bool = THREADED_ENGINE
+    log_level: int = logging.INFO  # -v / --log-level
+    log_file: Path | None = None  # --log-file; None: the data folder's logs/tvdesk.log
 
     def overrides(self) -> dict[str, Any]:
         """This run's flags: they win over settings.toml and are never written back."""
@@ -113,6 +119,7 @@ def build_window(
     live_at_start = engine.hold_paper()
     window = MainWindow(EngineHandle(engine, threaded=threaded), Prefs(paths.config_dir))
     window.live_at_start = live_at_start
+    show_secrets_store(window, keystore)
     return window
 
 
@@ -134,20 +141,31 @@ async def _main(options: GuiOptions, on_shown: OnShown | None) -> int:
         settings = apply_overrides(load(paths), options.overrides())
     except SettingsError as exc:
         await inform(None, "tvdesk: the settings file has a problem", str(exc), error=True)
-        return 2
+        return exits.USAGE
     except OSError as exc:
         await inform(None, "tvdesk", f"Cannot use the data folder: {exc}", error=True)
-        return 2
-    setup_logging(paths.log_file, console=False)
+        return exits.USAGE
+    setup_logging(options.log_file or paths.log_file, console=False, level=options.log_level)
+    notifier: Notifier | None = None
     try:
+        # No OS keyring (i3, sway, WSLg...): an encrypted file or this session only.
+        keystore = await choose_keystore(service_name(options.data_dir), paths.config_dir)
+        if keystore is None:
+            return exits.OK
         window = build_window(
             settings,
-            Keystore(service_name(options.data_dir)),
+            keystore,
             paths,
             tunnel=options.tunnel,
             overrides=options.overrides(),
             threaded=options.threaded_engine,
         )
+        # Fed by the handle's signal: events arrive on this (the window's) thread, where
+        # the notifier sends them, whichever loop the engine runs on.
+        handle = window.handle
+        notifier = Notifier(handle.settings, handle.keystore, SystemClock())
+        handle.event.connect(notifier.on_event)
+        notifier.start()
         if window.prefs.start_minimised:
             window.to_background()
         else:
@@ -163,12 +181,14 @@ async def _main(options: GuiOptions, on_shown: OnShown | None) -> int:
             up.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await up
-            return 0
+            return exits.OK
         if not up.result():
-            return 2
+            return exits.USAGE
         await window.stopped
-        return 0
+        return exits.OK
     finally:
+        if notifier is not None:
+            await notifier.stop()  # within 2 s, after the engine said its last
         stop_logging()
 
 

@@ -2,72 +2,34 @@
 
 TradingView does not resend an alert that a sleeping PC missed, so a trader who
 leaves tvdesk running overnight wants the machine awake. The display may still
-turn off; only system sleep is held back.
+turn off; only system sleep is held back. How, differs by OS: the platform module.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
-import shutil
-import subprocess
-import sys
+from tvdesk.support.platform import CannotKeepAwake, Platform, WakeHold, current
 
 
 class KeepAwake:
-    def __init__(self) -> None:
-        self._proc: subprocess.Popen[bytes] | None = None
-        self.active = False
+    def __init__(self, platform: Platform | None = None) -> None:
+        self._platform = platform or current()
+        self._hold: WakeHold | None = None
+
+    @property
+    def active(self) -> bool:
+        return self._hold is not None
 
     def start(self) -> str | None:
         """Hold off system sleep; returns why it cannot, or None when it works."""
-        if self.active:
+        if self._hold is not None:
             return None
-        if sys.platform == "win32":
-            es_continuous, es_system_required = 0x80000000, 0x00000001
-            ctypes.windll.kernel32.SetThreadExecutionState(  # type: ignore[attr-defined]
-                es_continuous | es_system_required
-            )
-        else:
-            command = _inhibitor()
-            if command is None:
-                return "no sleep inhibitor here (caffeinate or systemd-inhibit)"
-            self._proc = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        self.active = True
+        try:
+            self._hold = self._platform.keep_awake()
+        except CannotKeepAwake as exc:
+            return str(exc)
         return None
 
     def stop(self) -> None:
-        if not self.active:
-            return
-        self.active = False
-        if sys.platform == "win32":
-            ctypes.windll.kernel32.SetThreadExecutionState(0x80000000)  # type: ignore[attr-defined]
-        elif self._proc is not None:
-            self._proc.terminate()
-            self._proc.wait(timeout=5)
-            self._proc = None
-
-
-def _inhibitor() -> list[str] | None:
-    pid = str(os.getpid())
-    if sys.platform == "darwin" and shutil.which("caffeinate"):
-        return ["caffeinate", "-i", "-w", pid]
-    if shutil.which("systemd-inhibit"):
-        # Holds the lock while `tail` waits for tvdesk to exit, so a crash frees it too.
-        return [
-            "systemd-inhibit",
-            "--what=sleep:idle",
-            "--who=tvdesk",
-            "--why=waiting for TradingView alerts",
-            "--mode=block",
-            "tail",
-            f"--pid={pid}",
-            "-f",
-            "/dev/null",
-        ]
-    return None
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.release()

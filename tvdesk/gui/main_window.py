@@ -28,6 +28,7 @@ from tvdesk.gui.handle import EngineHandle
 from tvdesk.gui.panels.connect import NGROK_TOKEN, ConnectPanel
 from tvdesk.gui.panels.log import LogPanel
 from tvdesk.gui.panels.mode import ModeSwitch
+from tvdesk.gui.panels.notify import NotifyPanel
 from tvdesk.gui.panels.positions import PositionsPanel
 from tvdesk.gui.panels.risk import RiskPanel
 from tvdesk.gui.panels.secrets import SecretsPanel
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self.symbols_panel = SymbolsPanel(handle)
         self.risk_panel = RiskPanel(handle)
         self.secrets_panel = SecretsPanel(handle)
+        self.notify_panel = NotifyPanel(handle)
         self.tabs = QTabWidget(objectName="panels")
         for panel, title in (
             (self.connect_panel, "&Connect"),
@@ -73,6 +75,7 @@ class MainWindow(QMainWindow):
             (self.symbols_panel, "&Symbols"),
             (self.risk_panel, "&Risk"),
             (self.secrets_panel, "S&ecrets"),
+            (self.notify_panel, "&Notifications"),
         ):
             self.tabs.addTab(panel, title)
         self.connect_panel.go_to_secrets.connect(
@@ -107,6 +110,7 @@ class MainWindow(QMainWindow):
             self.bridge.register(listener)
         for listener in (self.risk_panel, self.secrets_panel, self.positions_panel, self.tray):
             self.bridge.register(listener)
+        self.bridge.register(self.notify_panel)
         self.bridge.flushed.connect(self.tray.flush)
         self._mode_changed(handle.settings().mode)
 

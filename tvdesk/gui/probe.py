@@ -46,7 +46,7 @@ class QtProbe:
         if not painted:
             raise SelfTestFailed("a widget did not paint")
         if app_icon().pixmap(32, 32).isNull():
-            raise SelfTestFailed("the app icon (resources/tvdesk.svg) did not render")
+            raise SelfTestFailed("the app icon (tvdesk/resources/tvdesk.svg) did not render")
         _check_display_plugin()
         platform = QApplication.platformName()
         return f"Qt {pyside_version} ({platform})"

@@ -1,15 +1,18 @@
-"""Icons and alert-message templates from ``resources/``, and state icons drawn with QPainter."""
+"""Icons and alert-message templates from ``tvdesk/resources/`` (package data, found with
+importlib.resources in a checkout, a wheel or a bundle), and state icons drawn with QPainter."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 from functools import cache
+from importlib.resources import as_file, files
 from pathlib import Path
 from string import Template
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 MASK = "•" * 12
 
 # (template file, label) per kind of TradingView alert
@@ -26,9 +29,22 @@ STATE_COLOURS = {
 }
 
 
+_extracted = contextlib.ExitStack()  # resources a zipped install had to unpack for Qt
+atexit.register(_extracted.close)
+
+
+def resource(*parts: str) -> Path:
+    """A file of ``tvdesk/resources/`` as a path on disk (Qt reads icons by file name)."""
+    found = files("tvdesk").joinpath("resources", *parts)
+    if isinstance(found, Path):
+        return found
+    return _extracted.enter_context(as_file(found))
+
+
 @cache
 def _template(kind: str) -> Template:
-    return Template((RESOURCES / "templates" / TEMPLATES[kind]).read_text(encoding="utf-8"))
+    text = files("tvdesk").joinpath("resources", "templates", TEMPLATES[kind])
+    return Template(text.read_text(encoding="utf-8"))
 
 
 def alert_message(kind: str, secret: str) -> str:
@@ -38,7 +54,7 @@ def alert_message(kind: str, secret: str) -> str:
 
 @cache
 def app_icon() -> QIcon:
-    return QIcon(str(RESOURCES / "tvdesk.svg"))
+    return QIcon(str(resource("tvdesk.svg")))
 
 
 def state_icon(state: str, live: bool = False, size: int = 64) -> QIcon:

@@ -23,6 +23,7 @@ ORDER_FIELDS = (
     "symbol",
     "side",
     "qty",
+    "contracts",  # a perpetual order's size in contracts (v6); null on spot
     "mode",
     "status",
     "filled",
@@ -92,8 +93,8 @@ def open_readonly(path: Path) -> sqlite3.Connection:
         version = schema_version(conn)
     except sqlite3.Error as exc:
         raise ExportError(_damaged(path, exc)) from None
-    # An older journal reads as it is: no migration since v1 changed what export reads
-    # (v2 added alerts.mode, v3 the signed_bodies table).
+    # An older journal reads as it is: what later migrations added (v2 alerts.mode, v3 the
+    # signed_bodies table, v6 orders.contracts) is read as absent (null).
     if not 1 <= version <= SCHEMA_VERSION:
         conn.close()
         raise ExportError(
@@ -116,8 +117,9 @@ def _records(path: Path, conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
     try:
         orders: dict[str, list[dict[str, Any]]] = {}
         for row in conn.execute("SELECT * FROM orders ORDER BY created_at, rowid"):
+            have = row.keys()
             orders.setdefault(row["alert_id"], []).append(
-                {name: row[name] for name in ORDER_FIELDS}
+                {name: row[name] if name in have else None for name in ORDER_FIELDS}
             )
         for row in conn.execute("SELECT * FROM alerts ORDER BY seq"):
             yield _alert_record(row, orders.get(row["alert_id"], []))

@@ -104,23 +104,15 @@ class Queries:
         return [str(row["alert_id"]) for row in rows]
 
     async def positions(self, mode: str) -> list[dict[str, Any]]:
+        """Each position: ``qty`` signed (below 0 a short) and ``side``; on a perpetual its
+        ``leverage`` and ``margin`` (None on spot); ``avg_price`` is the entry."""
         rows = await asyncio.to_thread(
             self._read,
-            "SELECT exchange, symbol, qty, avg_price, realized_pnl, updated_at FROM positions"
-            " WHERE mode = ? ORDER BY exchange, symbol",
+            "SELECT exchange, symbol, qty, avg_price, realized_pnl, leverage, margin, updated_at"
+            " FROM positions WHERE mode = ? ORDER BY exchange, symbol",
             (mode,),
         )
-        return [
-            {
-                "exchange": r["exchange"],
-                "symbol": r["symbol"],
-                "qty": Decimal(r["qty"]),
-                "avg_price": Decimal(r["avg_price"]),
-                "realized_pnl": Decimal(r["realized_pnl"]),
-                "updated_at": r["updated_at"],
-            }
-            for r in rows
-        ]
+        return [_position(r) for r in rows]
 
     async def balances(self, mode: str) -> list[dict[str, Any]]:
         rows = await asyncio.to_thread(
@@ -182,6 +174,24 @@ class Queries:
             series.append((float(row["at"]), total))
         step = max(1, -(-len(series) // points))
         return series[::-1][::step][::-1]
+
+
+def _position(r: sqlite3.Row) -> dict[str, Any]:
+    qty = Decimal(r["qty"])
+    perp = ":" in r["symbol"]  # a perpetual's ccxt symbol names its settle currency
+    # A perpetual row from before schema v5 was paid in full: 1×, its value as margin.
+    margin = r["margin"] if r["margin"] is not None else abs(qty) * Decimal(r["avg_price"])
+    return {
+        "exchange": r["exchange"],
+        "symbol": r["symbol"],
+        "side": "long" if qty > 0 else "short" if qty < 0 else "flat",
+        "qty": qty,
+        "avg_price": Decimal(r["avg_price"]),
+        "realized_pnl": Decimal(r["realized_pnl"]),
+        "leverage": Decimal(r["leverage"] or 1) if perp else None,
+        "margin": Decimal(margin) if perp else None,
+        "updated_at": r["updated_at"],
+    }
 
 
 def _alert_summary(row: sqlite3.Row) -> dict[str, Any]:

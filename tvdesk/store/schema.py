@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tvdesk.store.errors import JournalError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 
 _MIGRATIONS: list[str] = [
     # v1
@@ -143,6 +143,21 @@ _MIGRATIONS: list[str] = [
     ALTER TABLE alerts ADD COLUMN origin TEXT;
     UPDATE alerts SET origin = 'flatten'
         WHERE client = 'internal:flatten' AND via_tunnel = 0 AND status = 'accepted';
+    """,
+    # v5: a perpetual's position (qty signed, below 0 a short; avg_price its entry) keeps
+    # its leverage and the margin it holds. NULL on spot; on a perpetual row written before
+    # v5, 1× with the whole entry value as margin (what the old paper book had paid).
+    """
+    ALTER TABLE positions ADD COLUMN leverage TEXT;
+    ALTER TABLE positions ADD COLUMN margin TEXT;
+    """,
+    # v6: what a live order was sent with beyond its basics (JSON: reduce-only, position
+    # side, trigger price), kept with its ``submitting`` row so that a re-send after a crash
+    # carries exactly the same; NULL on rows written before v6 (unknown). And a perpetual
+    # order's size in contracts beside its size in coins (NULL on spot).
+    """
+    ALTER TABLE orders ADD COLUMN params TEXT;
+    ALTER TABLE orders ADD COLUMN contracts TEXT;
     """,
 ]
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sys
 from pathlib import Path
 from typing import IO
+
+from tvdesk.support.platform import Platform, current
 
 
 class DataDirLocked(Exception):
@@ -13,61 +15,53 @@ class DataDirLocked(Exception):
 
 
 class DataDirLock:
-    """An OS-level exclusive lock on ``tvdesk.lock``, released by the OS if we die."""
+    """An OS-level exclusive lock on ``tvdesk.lock``, released by the OS if we die.
 
-    def __init__(self, path: Path) -> None:
+    The holder's name is kept beside it in ``tvdesk.lock.holder``, written once the lock
+    is taken: Windows refuses other processes a read of a locked file, so a second tvdesk
+    could never read the name from the lock file itself.
+    """
+
+    def __init__(self, path: Path, platform: Platform | None = None) -> None:
         self.path = path
-        self._file: IO[str] | None = None
+        self._platform = platform or current()
+        self.holder_path = path.with_name(path.name + ".holder")
+        self._file: IO[bytes] | None = None
 
     def acquire(self, holder: str) -> None:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # Created owner-only (0600): it names the process, and it lives beside the journal.
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        f = os.fdopen(fd, "r+", encoding="utf-8")  # held open while locked
+        f = os.fdopen(fd, "r+b")  # held open while locked
         try:
-            _lock(f)
+            self._platform.lock(f.fileno())
         except OSError:
-            f.seek(0)
-            who = f.read().strip() or "another process"
             f.close()
+            who = self._read_holder() or "another process"
             raise DataDirLocked(
                 f"tvdesk is already running on {self.path.parent} ({who}); "
                 "stop it first, or use another --data-dir"
             ) from None
-        f.seek(0)
-        f.truncate()
-        f.write(f"pid {os.getpid()}, {holder}")
-        f.flush()
         self._file = f
+        # Created owner-only (0600): it names the process, and it lives beside the journal.
+        fd = os.open(self.holder_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(f"pid {os.getpid()}, {holder}")
 
     def release(self) -> None:
         if self._file is None:
             return
+        # A dead holder's file is harmless (the next holder rewrites it), so a failure to
+        # remove it (Windows: another process is reading it) is no error.
+        with contextlib.suppress(OSError):
+            self.holder_path.unlink()
         try:
-            self._file.seek(0)
-            self._file.truncate()
-            _unlock(self._file)
+            self._platform.unlock(self._file.fileno())
         finally:
             self._file.close()
             self._file = None
 
-
-if sys.platform == "win32":
-    import msvcrt
-
-    def _lock(f: IO[str]) -> None:
-        f.seek(0)
-        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
-
-    def _unlock(f: IO[str]) -> None:
-        f.seek(0)
-        msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _lock(f: IO[str]) -> None:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(f: IO[str]) -> None:
-        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+    def _read_holder(self) -> str:
+        try:
+            return self.holder_path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return ""

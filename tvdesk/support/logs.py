@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
 import os
 import queue
+import stat
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from tvdesk.core.events import Event
 from tvdesk.core.network import network_of
@@ -48,12 +50,97 @@ class JsonFormatter(logging.Formatter):
 
 class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
     """Each log file (the first, and each one after a rotation) is made owner-only (0600):
-    the log tells what the trader trades, and the umask would leave it readable to all."""
+    the log tells what the trader trades, and the umask would leave it readable to all.
+
+    Lines are written without a flush each (the writer flushes once per batch) and the
+    file's size is counted as it is written: the stock handler looks the file up twice
+    and seeks to its end before every line.
+    """
 
     def _open(self) -> Any:
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
         fd = os.open(self.baseFilename, flags, 0o600)
+        status = os.fstat(fd)
+        self._size = status.st_size
+        # Never rotate anything but a regular file (/dev/null, a pipe: bpo-45401).
+        self._regular = stat.S_ISREG(status.st_mode)
         return os.fdopen(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+            size = len(line.encode(self.encoding or "utf-8", "replace"))
+            if self.stream is None:
+                self.stream = self._open()
+            rotates = self._regular and self.maxBytes > 0
+            if rotates and self._size and self._size + size > self.maxBytes:
+                self.doRollover()
+            self.stream.write(line)
+            self._size += size
+        except Exception:
+            self.handleError(record)
+
+
+class _Console(logging.StreamHandler):
+    """stderr, written once per batch: stderr is line-buffered (unbuffered under
+    PYTHONUNBUFFERED), so writing it line by line costs a system call per line."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._pending: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._pending.append(self.format(record) + self.terminator)
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        text, self._pending = "".join(self._pending), []
+        # stderr gone (its terminal closed): the file still has every line.
+        with contextlib.suppress(OSError, ValueError):
+            if text:
+                self.stream.write(text)
+            super().flush()
+
+
+class _Writer(logging.handlers.QueueListener):
+    """The thread that writes the log, in batches.
+
+    After each batch it rests a moment: lines logged meanwhile queue up without waking
+    it (waking a thread for every line costs the event loop more than the line itself),
+    and are written in one go, each handler flushed once. Idle, it sleeps until a line
+    comes.
+    """
+
+    BATCH = 1000
+    REST_S = 0.05
+
+    def __init__(self, q: queue.SimpleQueue[Any], *handlers: logging.Handler) -> None:
+        super().__init__(q, *handlers, respect_handler_level=True)
+        self._records = q
+
+    def _monitor(self) -> None:
+        q = self._records
+        while True:
+            batch = [q.get()]
+            while len(batch) < self.BATCH:
+                try:
+                    batch.append(q.get_nowait())
+                except queue.Empty:
+                    break
+            for record in batch:
+                if record is None:  # QueueListener.stop's sentinel
+                    self._flush()
+                    return
+                self.handle(record)
+            self._flush()
+            if len(batch) < self.BATCH:
+                time.sleep(self.REST_S)
+
+    def _flush(self) -> None:
+        for handler in self.handlers:
+            handler.flush()
 
 
 class _HandOff(logging.handlers.QueueHandler):
@@ -86,7 +173,7 @@ def setup_logging(
     file_handler.setFormatter(formatter)
     handlers.append(file_handler)
     if console:
-        stream = logging.StreamHandler(sys.stderr)
+        stream = _Console(sys.stderr)
         stream.setFormatter(formatter)
         handlers.append(stream)
     q: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
@@ -96,7 +183,7 @@ def setup_logging(
     hand_off.addFilter(_repeats)
     root.handlers[:] = [hand_off]
     root.setLevel(level)
-    _listener = logging.handlers.QueueListener(q, *handlers, respect_handler_level=True)
+    _listener = _Writer(q, *handlers)
     _listener.start()
 
 
@@ -145,7 +232,12 @@ class EventLogger:
         else:
             level = logging.INFO
         if _event_log.isEnabledFor(level):
-            _event_log.log(level, name, extra={"event": event.to_dict()})
+            # Made directly: Logger.log would walk the stack for a caller no line shows.
+            extra = {"event": event.to_dict()}
+            record = _event_log.makeRecord(
+                _event_log.name, level, "", 0, name, (), None, extra=extra
+            )
+            _event_log.handle(record)
 
     def _count_knock(self, event: Event) -> bool:
         # Per network (/24, /64), so hopping addresses does not buy more lines.

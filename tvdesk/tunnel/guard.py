@@ -1,48 +1,47 @@
 """The ngrok agent's guard: a tiny process that ends the agent when tvdesk ends.
 
-Standard library only, and no tvdesk import: a Python runs ``GUARD_CODE`` with -I -c;
-a frozen (PyInstaller) tvdesk, whose executable runs no -c, runs ``tvdesk
---tunnel-guard``, which lands in ``main`` before anything else is imported.
+A Python runs ``GUARD_CODE`` with -I -c (isolated: no user paths, no PYTHON* variables;
+the code puts this tvdesk's own folder first on the path); a frozen (PyInstaller) tvdesk,
+whose executable runs no -c, runs ``tvdesk --tunnel-guard``, which lands in ``main``
+before anything else is imported. Either way the processes are ended through the
+platform module (never ``os.kill``: on Windows signal 0 is CTRL_C_EVENT).
 """
 
 from __future__ import annotations
 
+import signal
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from tvdesk.support.platform import Platform, current
+
 GUARD_FLAG = "--tunnel-guard"  # tvdesk's hidden command line for a frozen build
+GRACE_S = 3.0  # how long an agent has to end politely before it is killed
 
-# Runs with -I (isolated: no site, no user paths). It holds the read end of a pipe only
-# tvdesk writes to; when tvdesk ends in any way, kill -9 included, the pipe closes and the
-# guard ends the agents it was told about.
-GUARD_CODE = """
-import os, signal, sys, time
-signal.signal(signal.SIGINT, signal.SIG_IGN)
-pids = set()
-for line in sys.stdin:
-    line = line.strip()
-    if line.startswith("-"):
-        pids.discard(int(line[1:]))
-    elif line:
-        pids.add(int(line))
-for pid in pids:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except OSError:
-        pass
-deadline = time.monotonic() + 3
-while pids and time.monotonic() < deadline:
-    time.sleep(0.1)
-    for pid in list(pids):
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            pids.discard(pid)
-for pid in pids:
-    try:
-        os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
-    except OSError:
-        pass
-"""
+_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding this tvdesk package
+GUARD_CODE = (
+    f"import sys; sys.path.insert(0, {_ROOT!r}); "
+    "from tvdesk.tunnel.guard import main; sys.exit(main())"
+)
 
 
-def main() -> int:
-    exec(GUARD_CODE, {"__name__": "__tvdesk_guard__"})
+def watched(lines: Iterable[str]) -> set[int]:
+    """The pids still to guard once tvdesk's pipe closes: ``<pid>`` adds, ``-<pid>`` drops."""
+    pids: set[int] = set()
+    for raw in lines:
+        line = raw.strip()
+        if line.startswith("-"):
+            pids.discard(int(line[1:]))
+        elif line:
+            pids.add(int(line))
+    return pids
+
+
+def main(platform: Platform | None = None) -> int:
+    # It holds the read end of a pipe only tvdesk writes to; when tvdesk ends in any way,
+    # kill -9 included, the pipe closes and the guard ends the agents it was told about.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for tvdesk, not its guard
+    pids = watched(sys.stdin)
+    (platform or current()).end_processes(pids, GRACE_S)
     return 0

@@ -82,6 +82,7 @@ class Alert:
     price: Decimal | None = None
     stop_loss: Decimal | None = None
     take_profit: Decimal | None = None
+    leverage: Decimal | None = None  # perpetuals: within risk.max_leverage
     client_ref: str | None = None
     timestamp: float | None = None
     confidence: Decimal | None = None
@@ -111,7 +112,7 @@ class Alert:
 _FIELD_NAMES = tuple(f.name for f in fields(Alert))
 _DECIMAL_FIELDS = frozenset(
     ("qty", "notional", "qty_pct", "target_position", "price", "stop_loss", "take_profit")
-) | {"confidence"}
+) | {"confidence", "leverage"}
 
 
 def alert_to_dict(alert: Alert) -> dict[str, Any]:

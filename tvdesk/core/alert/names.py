@@ -38,6 +38,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "comment": ("comment",),
     "signal": ("signal",),
     "test": ("test",),
+    "leverage": ("leverage", "lever"),
     "unit": ("quantity_type", "investment_type", "currency_type", "unit", "qty_unit"),
 }
 

@@ -26,6 +26,7 @@ from tvdesk.core.alert.values import (
     as_exchange,
     as_flag,
     as_fraction,
+    as_leverage,
     as_number,
     as_percent,
     as_positive,
@@ -115,6 +116,7 @@ def parse_alert(
         price=price,
         stop_loss=stop_loss,
         take_profit=take_profit,
+        leverage=r.read("leverage", as_leverage),
         client_ref=r.read("client_ref", as_client_ref),
         timestamp=timestamp,
         confidence=r.read("confidence", as_fraction),
@@ -159,6 +161,8 @@ def _check_credentials(obj: Mapping[str, Any], secrets: Sequence[str], r: _Reade
                     f"credential; {_CREDENTIAL_FIX}",
                 )
             continue
+        if not isinstance(value, Mapping | list) and not is_credential_name(key):
+            continue  # the usual field: _credential_paths would find nothing in it
         for path in dict.fromkeys(_credential_paths(key, value)):
             # A name is quoted back; cut any secret out of it like out of a value.
             shown = scrub_runs(path, secrets)

@@ -3,12 +3,13 @@ used (nested.py), recording every problem against the field as the sender spelle
 """
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from tvdesk.core.alert.nested import flatten
 from tvdesk.core.alert.values import FieldError, show
 
 _T = TypeVar("_T")
+_FAILED = object()  # what _convert returns for a value it could not read
 
 
 def _is_placeholder(value: object) -> bool:
@@ -66,23 +67,13 @@ class FieldReader:
         entries = self.given.get(field)
         if not entries:
             return None
-        if all(_same(value, entries[0][1]) for _, value in entries):
-            entries = entries[:1]
-        results: list[_T] = []
-        for key, value in entries:
-            if _is_placeholder(value):
-                self.fail(
-                    key,
-                    f"{key} is {show(value)}: TradingView did not replace the placeholder. "
-                    "Strategy placeholders ({{strategy.…}}) work only in strategy alerts; "
-                    "check the spelling against TradingView's list",
-                )
-                continue
-            try:
-                results.append(convert(key, value))
-            except FieldError as e:
-                self.fail(key, str(e))
-        if len(results) < len(entries):
+        if len(entries) == 1 or all(_same(value, entries[0][1]) for _, value in entries):
+            # The usual alert names each field once: read it without the comparisons.
+            key, value = entries[0]
+            one = self._convert(key, value, convert)
+            return None if one is _FAILED else cast(_T, one)
+        results = [self._convert(key, value, convert) for key, value in entries]
+        if any(result is _FAILED for result in results):
             return None
         if any(result != results[0] for result in results):
             keys = [key for key, _ in entries]
@@ -91,4 +82,20 @@ class FieldReader:
             for key in keys:
                 self.fail(key, f"{names} disagree ({shown}): send only one")
             return None
-        return results[0]
+        return cast(_T, results[0])
+
+    def _convert(self, key: str, value: Any, convert: Callable[[str, Any], _T]) -> object:
+        """``convert(key, value)``, or _FAILED with the problem recorded against ``key``."""
+        if _is_placeholder(value):
+            self.fail(
+                key,
+                f"{key} is {show(value)}: TradingView did not replace the placeholder. "
+                "Strategy placeholders ({{strategy.…}}) work only in strategy alerts; "
+                "check the spelling against TradingView's list",
+            )
+            return _FAILED
+        try:
+            return convert(key, value)
+        except FieldError as e:
+            self.fail(key, str(e))
+            return _FAILED

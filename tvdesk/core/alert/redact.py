@@ -29,12 +29,25 @@ def redact(obj: Any, secrets: Iterable[str], *, runs: bool = True) -> Any:
     return _redact(obj, clean, _runs_of(clean, SECRET_RUN) if runs else frozenset())
 
 
+def redact_pair(obj: Any, secrets: Iterable[str]) -> tuple[Any, Any]:
+    """``(redact(obj, secrets), redact(obj, secrets, runs=False))`` from one walk.
+
+    The door keeps the first and the parser reads the second. They differ only where a
+    run of a secret was cut out of a string; where nothing was cut the second *is* the
+    first (the same objects, so neither may be changed in place).
+    """
+    clean = tuple(s for s in secrets if s)
+    return _redact_pair(obj, clean, _runs_of(clean, SECRET_RUN))
+
+
 def is_hidden_name(key: str) -> bool:
     """Whether a field is dropped by name: a secret alias or a credential-looking name."""
     return is_secret_name(key) or is_credential_name(key)
 
 
 def _redact(obj: Any, secrets: tuple[str, ...], runs: frozenset[str]) -> Any:
+    if type(obj) is str:  # the common case first: an isinstance(Mapping) check is slow
+        return _cut_runs(scrub(obj, secrets), runs, SECRET_RUN)
     if isinstance(obj, Mapping):
         return {
             _redact(k, secrets, runs): _redact(v, secrets, runs)
@@ -49,6 +62,32 @@ def _redact(obj: Any, secrets: tuple[str, ...], runs: frozenset[str]) -> Any:
         # Substrings too: a secret pasted into a client_ref template must not be journaled.
         return _cut_runs(scrub(obj, secrets), runs, SECRET_RUN)
     return obj
+
+
+def _redact_pair(obj: Any, secrets: tuple[str, ...], runs: frozenset[str]) -> tuple[Any, Any]:
+    if isinstance(obj, str):
+        readable = scrub(obj, secrets)
+        return _cut_runs(readable, runs, SECRET_RUN), readable
+    if type(obj) is dict or isinstance(obj, Mapping):
+        kept, readable = {}, {}
+        same = True
+        for k, v in obj.items():
+            if isinstance(k, str) and is_hidden_name(k):
+                continue
+            k_kept, k_read = _redact_pair(k, secrets, runs)
+            v_kept, v_read = _redact_pair(v, secrets, runs)
+            kept[k_kept] = v_kept
+            readable[k_read] = v_read
+            same = same and k_kept is k_read and v_kept is v_read
+        return kept, kept if same else readable
+    if isinstance(obj, list | tuple):
+        pairs = [_redact_pair(v, secrets, runs) for v in obj]
+        make = list if isinstance(obj, list) else tuple
+        kept_seq = make(k for k, _ in pairs)
+        if all(k is r for k, r in pairs):
+            return kept_seq, kept_seq
+        return kept_seq, make(r for _, r in pairs)
+    return obj, obj
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

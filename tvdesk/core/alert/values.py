@@ -74,6 +74,16 @@ def as_positive(key: str, value: object) -> Decimal:
     return number
 
 
+def as_leverage(key: str, value: object) -> Decimal:
+    """A leverage: 1 or more; "5x" is read as 5 (how traders write it)."""
+    if isinstance(value, str) and value.strip().lower().endswith("x"):
+        value = value.strip()[:-1]
+    number = as_number(key, value)
+    if number < 1:
+        raise FieldError(f"{key} is a leverage: 1 or more (like 3 for 3×); got {number}")
+    return number
+
+
 def as_percent(key: str, value: object) -> Decimal:
     number = as_number(key, value)
     if not 0 < number <= 100:

@@ -1,7 +1,13 @@
-"""Positions: what tvdesk holds, the balances, and realised P&L over time."""
+"""Positions: what tvdesk holds (side, size, entry, mark, unrealised and realised P&L, and
+on a perpetual its contracts, leverage and liquidation price), the balances, and P&L.
+
+A live perpetual shows the exchange's mark, unrealised P&L, liquidation price and leverage;
+its tooltip says what the exchange holds, and a line under the table says when that is not
+what tvdesk's fills hold."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +26,7 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from tvdesk.core.events import OrderFilled
+from tvdesk.core.symbols import split_symbol
 from tvdesk.gui.chart import PnlChart
 from tvdesk.gui.handle import EngineHandle
 
@@ -46,10 +53,51 @@ def _money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
+def _maybe(value: Decimal | None, show: Any) -> str:
+    return "—" if value is None else show(value)
+
+
+def _estimate(value: Decimal) -> str:
+    """An estimated price: cents are precision enough above 100, coins' digits below."""
+    return _money(value) if abs(value) >= 100 else _amount(value)
+
+
 def _amount(value: Decimal) -> str:
     """Up to 8 decimals, no trailing zeros, thousands grouped: 10,025.09426875."""
     text = f"{value.quantize(Decimal('0.00000001')):,f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _size(p: dict[str, Any]) -> str:
+    """Coins, and on a perpetual whose contract size is known its contracts: 0.01 BTC (1 ct)."""
+    if p.get("contracts") is None:
+        return _amount(abs(p["qty"]))
+    base = split_symbol(p["symbol"])[0]
+    return f"{_amount(abs(p['qty']))} {base} ({_amount(abs(p['contracts']))} ct)"
+
+
+def _on_exchange(p: dict[str, Any]) -> str:
+    """What the exchange holds for a live perpetual, for the row's tooltip."""
+    held = p.get("on_exchange")
+    if held is None:
+        return p.get("exchange_note") or ""
+    base = split_symbol(p["symbol"])[0]
+    size = "nothing"
+    if held.qty:
+        size = f"{held.side} {_amount(abs(held.qty))} {base}"
+        if held.contracts is not None:
+            size += f" ({_amount(abs(held.contracts))} ct)"
+    read = time.strftime("%H:%M:%S", time.localtime(held.read_at))
+    lines = [
+        f"{p['exchange']} holds {size} (read {read})",
+        f"entry {_maybe(held.entry, _amount)} · mark {_maybe(held.mark, _amount)}"
+        f" · unrealised {_maybe(held.unrealized_pnl, _money)}",
+        f"liquidation {_maybe(held.liquidation, _estimate)}"
+        f" · leverage {_maybe(held.leverage, lambda x: f'{_amount(x)}×')}",
+    ]
+    if p.get("exchange_note"):
+        lines.append(p["exchange_note"])
+    return "\n".join(lines)
 
 
 class PositionsPanel(QWidget):
@@ -57,25 +105,35 @@ class PositionsPanel(QWidget):
         super().__init__()
         self.handle = handle
         self.positions = _table(
-            "positionsTable", ("Exchange", "Symbol", "Quantity", "Average price", "Realised P&L")
+            "positionsTable",
+            (
+                *("Exchange", "Symbol", "Side", "Size", "Entry", "Mark"),
+                *("Unrealised P&L", "Realised P&L", "Leverage", "Liquidation (est.)"),
+            ),
         )
-        self.balances = _table("balancesTable", ("Exchange", "Currency", "Free", "In orders"))
+        self.notes = QLabel(objectName="positionsNotes", wordWrap=True)
+        self.notes.hide()
+        self.balances = _table("balancesTable", ("Exchange", "Currency", "Free", "In use"))
         self.summary = QLabel(objectName="pnlSummary")
         self.chart = PnlChart()
         self.mode = QLabel()
-        tables = QHBoxLayout()
-        for title, table in (("Open positions", self.positions), ("Balances", self.balances)):
-            box = QGroupBox(title)
-            QVBoxLayout(box).addWidget(table)
-            tables.addWidget(box)
+        held_box = QGroupBox("Open positions")
+        held_layout = QVBoxLayout(held_box)
+        held_layout.addWidget(self.positions)
+        held_layout.addWidget(self.notes)
+        balances_box = QGroupBox("Balances")
+        QVBoxLayout(balances_box).addWidget(self.balances)
         chart_box = QGroupBox("Realised P&&L over time (net of fees)")
         chart_layout = QVBoxLayout(chart_box)
         chart_layout.addWidget(self.summary)
         chart_layout.addWidget(self.chart)
+        below = QHBoxLayout()  # the positions' ten columns get the whole width
+        below.addWidget(balances_box, 2)
+        below.addWidget(chart_box, 3)
         layout = QVBoxLayout(self)
         layout.addWidget(self.mode)
-        layout.addLayout(tables, 1)
-        layout.addWidget(chart_box, 1)
+        layout.addWidget(held_box, 1)
+        layout.addLayout(below, 1)
         self._soon = QTimer(self, singleShot=True, interval=REFRESH_AFTER_FILL_MS)
         self._soon.timeout.connect(self.refresh)
 
@@ -87,7 +145,7 @@ class PositionsPanel(QWidget):
 
         async def read(engine: Any) -> tuple[Any, Any, Any]:
             return (
-                await engine.queries.positions(mode),
+                await engine.positions(mode),
                 await engine.balances(mode),
                 await engine.queries.pnl_history(mode),
             )
@@ -100,13 +158,26 @@ class PositionsPanel(QWidget):
                 (
                     p["exchange"],
                     p["symbol"],
-                    _amount(p["qty"]),
+                    p["side"],
+                    _size(p),
                     _amount(p["avg_price"]),
+                    _maybe(p["mark"], _amount),
+                    _maybe(p["unrealized_pnl"], _money),
                     _money(p["realized_pnl"]),
+                    _maybe(p["leverage"], lambda x: f"{_amount(x)}×"),
+                    _maybe(p["liquidation"], _estimate),
                 )
                 for p in held
             ],
         )
+        for r, p in enumerate(held):  # a live perpetual: what the exchange holds
+            tip = _on_exchange(p)
+            for c in range(self.positions.columnCount()):
+                if (item := self.positions.item(r, c)) is not None:
+                    item.setToolTip(tip)
+        notes = [p["exchange_note"] for p in held if p.get("exchange_note")]
+        self.notes.setText("\n".join(f"⚠ {note}" for note in notes))
+        self.notes.setVisible(bool(notes))
         _fill(
             self.balances,
             [
@@ -115,8 +186,11 @@ class PositionsPanel(QWidget):
             ],
         )
         realised = sum((p["realized_pnl"] for p in positions), Decimal(0))
+        unrealised = sum((p["unrealized_pnl"] or 0 for p in held), Decimal(0))
         self.summary.setText(
             f"{len(held)} open position(s) · realised P&L {_money(realised)} (all time, {mode})"
+            f" · unrealised {_money(unrealised)} at the mark · total "
+            f"{_money(realised + unrealised)}"
         )
         self.mode.setText(
             "LIVE account on the exchange" if mode == "live" else "Paper account (simulated)"

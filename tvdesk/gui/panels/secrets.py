@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
+from tvdesk.brokers.venues import OFFERED
 from tvdesk.config.keystore import WEBHOOK_SECRET, Keystore, KeystoreError, env_var_name
 from tvdesk.core.events import SecretRotated
 from tvdesk.gui.aio import ask, busy
@@ -31,7 +32,7 @@ from tvdesk.gui.handle import EngineHandle
 from tvdesk.gui.resources import MASK
 
 NGROK_TOKEN = "ngrok_authtoken"
-EXCHANGES = ("binance", "bybit", "okx", "kraken", "coinbase", "bitget", "kucoin", "gate")
+EXCHANGES = OFFERED  # verified or checked by the tests (README, "Exchanges")
 CREDENTIALS = (("api_key", "API key"), ("api_secret", "API secret"), ("api_password", "Password"))
 
 
@@ -99,18 +100,27 @@ class SecretField(QWidget):
             self.input.clear()
             self.input.setEchoMode(QLineEdit.EchoMode.Password)
 
-    def _save(self) -> None:
+    def save_typed(self) -> bool:
+        """Save a value typed but not yet saved (a revealed one is stored already).
+
+        False when the keystore refused it; the field's note then says why.
+        """
+        typed = self.input.text().strip() and not self.reveal.isChecked()
+        return not (typed and self.save.isEnabled()) or self._save()
+
+    def _save(self) -> bool:
         value = self.input.text().strip()
         try:
             self.keystore.set(self.name, value)
         except KeystoreError as exc:
             self.refresh(str(exc))
-            return
+            return False
         self.reveal.setChecked(False)
         self.input.clear()
         self.refresh()
         self.show_note("Saved in the OS keyring.")
         self.saved.emit(self.name)
+        return True
 
     def _remove(self) -> None:
         try:
@@ -197,6 +207,7 @@ class SecretsPanel(QWidget):
         layout.addWidget(webhook_box)
         layout.addWidget(ngrok_box)
         layout.addWidget(exchange_box)
+        layout.addWidget(QLabel("Telegram, Discord and ntfy tokens: the Notifications tab."))
         layout.addStretch()
         self.refresh()
 

@@ -1,0 +1,83 @@
+"""The project's install files agree: the lock pins every package exactly and satisfies
+pyproject.toml, the capped dependencies are capped, the dev tools are pinned once (and
+pre-commit runs the same ruff), and the one version is what the package metadata says."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+import tvdesk
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+PROJECT = PYPROJECT["project"]
+
+
+def locked() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (ROOT / "requirements.lock").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement = Requirement(line)
+        specs = list(requirement.specifier)
+        assert len(specs) == 1 and specs[0].operator == "==", f"not an exact pin: {line}"
+        pins[canonicalize_name(requirement.name)] = specs[0].version
+    return pins
+
+
+def declared() -> list[Requirement]:
+    extras = PROJECT["optional-dependencies"]
+    lines = PROJECT["dependencies"] + [line for extra in extras.values() for line in extra]
+    return [Requirement(line) for line in lines]
+
+
+def test_the_lock_pins_every_declared_package_within_its_range() -> None:
+    pins = locked()
+    for requirement in declared():
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{name} is declared in pyproject.toml but not locked: make lock"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"requirements.lock has {name}=={pins[name]}, outside {requirement.specifier}: "
+            "make lock"
+        )
+
+
+def test_fast_moving_dependencies_are_capped() -> None:
+    ranges = {canonicalize_name(r.name): r.specifier for r in declared()}
+    for name in ("ccxt", "qasync", "tomlkit", "aiohttp", "pyside6-essentials"):
+        assert any(spec.operator == "<" for spec in ranges[name]), f"{name} has no cap"
+        assert any(spec.operator == ">=" for spec in ranges[name]), f"{name} has no floor"
+
+
+def test_dev_tools_are_pinned_in_their_own_extra_and_pre_commit_runs_the_same_ruff() -> None:
+    dev = {
+        canonicalize_name(Requirement(r).name): Requirement(r)
+        for r in PROJECT["optional-dependencies"]["dev"]
+    }
+    assert set(dev) >= {"ruff", "mypy"}
+    for requirement in dev.values():
+        assert str(requirement.specifier).startswith("=="), requirement
+    test_names = {Requirement(r).name for r in PROJECT["optional-dependencies"]["test"]}
+    assert "ruff" not in test_names
+    config = (ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8")
+    rev = re.search(r"ruff-pre-commit\n\s+rev: v(\S+)", config)
+    assert rev is not None
+    assert SpecifierSet(str(dev["ruff"].specifier)).contains(rev[1])
+
+
+def test_one_version_and_a_licence() -> None:
+    assert PROJECT["dynamic"] == ["version"]
+    assert PYPROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "tvdesk.__version__"}
+    assert re.fullmatch(r"\d+\.\d+\.\d+", tvdesk.__version__)
+    assert f"## [{tvdesk.__version__}]" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert PROJECT["license"] == "Apache-2.0"
+    licence = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+    assert "END OF TERMS AND CONDITIONS" in licence

@@ -1,0 +1,35 @@
+"""``tvdesk notify-test``: send one line to each notification channel settings.toml sets up
+and print, per channel, whether it arrived at the API and, if not, why."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tvdesk.cli.common import fail
+from tvdesk.support import exits
+
+
+def cmd_notify_test(data_dir: Path | None) -> int:
+    from tvdesk.config.keystore import Keystore, service_name
+    from tvdesk.config.load import SettingsError, load_settings
+    from tvdesk.config.paths import resolve_paths
+    from tvdesk.notify.check import send_test
+
+    paths = resolve_paths(data_dir)
+    if not paths.settings_file.exists():
+        return fail(
+            f"no settings file at {paths.settings_file}: start tvdesk once, then set up "
+            "[notify] in it (docs/notify.md)"
+        )
+    try:
+        settings = load_settings(paths.settings_file)
+    except SettingsError as exc:
+        return fail(str(exc))
+    outcomes = asyncio.run(send_test(settings.notify, Keystore(service_name(data_dir))))
+    for outcome in outcomes:
+        print(outcome)
+    tried = [o for o in outcomes if o.sent is not None]
+    if not tried:
+        return fail("no notification channel is set up in [notify] (docs/notify.md)")
+    return exits.OK if all(o.sent for o in tried) else exits.FAILED

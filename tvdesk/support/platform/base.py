@@ -1,0 +1,110 @@
+"""The one interface every OS implements, and the process calls they share (psutil)."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterable
+from types import ModuleType
+from typing import Any, Protocol
+
+
+class CannotKeepAwake(Exception):
+    """This machine offers no way to hold off sleep; the message says what is missing."""
+
+
+class WakeHold(Protocol):
+    """Sleep is held off until ``release()``."""
+
+    def release(self) -> None: ...
+
+
+class Platform(Protocol):
+    name: str
+
+    def alive(self, pid: int) -> bool:
+        """Whether process ``pid`` is running (a zombie, exited but not reaped, is not)."""
+        ...
+
+    def end_processes(self, pids: Iterable[int], grace: float) -> list[int]:
+        """End each process and its children: politely, then by force after ``grace`` s.
+
+        Returns once they have all ended, with the pids that would not (none, normally).
+        """
+        ...
+
+    def process_age(self) -> float:
+        """Seconds since the OS started this process; OSError when the OS can't say."""
+        ...
+
+    def lock(self, fd: int) -> None:
+        """Lock the open file ``fd`` for this process alone; OSError if another holds it.
+
+        The OS drops the lock when the process dies, however it dies.
+        """
+        ...
+
+    def unlock(self, fd: int) -> None: ...
+
+    def keep_awake(self) -> WakeHold:
+        """Hold off system sleep (the display may still turn off); CannotKeepAwake if not."""
+        ...
+
+
+def load_psutil(given: ModuleType | None) -> ModuleType:
+    """``given`` (a test's fake), else the real psutil, imported only when first needed."""
+    if given is not None:
+        return given
+    import psutil  # a plain import: PyInstaller must see it
+
+    return psutil
+
+
+def alive(psutil: ModuleType, pid: int) -> bool:
+    try:
+        return _running(psutil, psutil.Process(pid))
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True  # it exists; it belongs to another user
+
+
+def end_processes(psutil: ModuleType, pids: Iterable[int], grace: float) -> list[int]:
+    """Returns the pids still running at the end (none, unless the OS refused)."""
+    procs = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            proc = psutil.Process(pid)
+            procs += [*proc.children(recursive=True), proc]
+    # psutil checks before each signal that the pid still names the process listed here.
+    _signal(psutil, procs, "terminate")
+    left = _wait(psutil, procs, grace)
+    _signal(psutil, left, "kill")
+    return [proc.pid for proc in _wait(psutil, left, grace)]
+
+
+def _running(psutil: ModuleType, proc: Any) -> bool:
+    """A zombie (ended, not yet reaped by its parent) has ended."""
+    try:
+        return bool(proc.is_running()) and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True  # it exists; it belongs to another user
+
+
+def _signal(psutil: ModuleType, procs: list[Any], how: str) -> None:
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            getattr(proc, how)()
+
+
+def _wait(psutil: ModuleType, procs: list[Any], grace: float) -> list[Any]:
+    # Polled, not psutil.wait_procs: that waits the whole grace for a zombie whose parent
+    # is not this process.
+    deadline = time.monotonic() + grace
+    while True:
+        left = [proc for proc in procs if _running(psutil, proc)]
+        if not left or time.monotonic() >= deadline:
+            return left
+        time.sleep(0.05)
