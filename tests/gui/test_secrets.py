@@ -110,3 +110,15 @@ async def test_a_missing_keyring_is_said_plainly(tmp_path, no_keyring, qtbot):
         assert NGROK not in panel.ngrok.note.text()
     finally:
         await close_window(window)
+
+
+async def test_the_exchange_box_offers_only_tested_ccxt_ids(window, qtbot):
+    """A typed name ("Binance Futures") would key secrets no broker ever reads."""
+    from tvdesk.brokers.venues import OFFERED
+
+    box = window.secrets_panel.exchange
+    assert not box.isEditable()
+    assert [box.itemText(i) for i in range(box.count())] == list(OFFERED)
+    box.setFocus()
+    qtbot.keyClicks(box, "Binance Futures")
+    assert box.currentText() in OFFERED

@@ -180,9 +180,12 @@ class SecretsPanel(QWidget):
             )
         )
 
-        self.exchange = QComboBox(objectName="exchangeChoice", editable=True)
-        self.exchange.addItems(EXCHANGES)
-        self.exchange.setCurrentText(handle.settings().exchange.default)
+        # Only ccxt ids tvdesk has tested (a typed name would key secrets nobody reads); an
+        # exchange set by hand in settings.toml is listed too, so its keys can be stored.
+        self.exchange = QComboBox(objectName="exchangeChoice")
+        default = handle.settings().exchange.default
+        self.exchange.addItems([*EXCHANGES, *([default] if default not in EXCHANGES else [])])
+        self.exchange.setCurrentText(default)
         self.exchange.currentTextChanged.connect(self._exchange_changed)
         self.credentials = {
             suffix: SecretField(keystore, self._entry(suffix), f"exchange_{suffix}")
