@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from tvdesk.brokers.base import Broker, OrderRequest, Refusal, nothing_to_cancel, resting_text
 from tvdesk.config.schema import Settings
-from tvdesk.core.alert.fields import Alert, alert_from_dict
+from tvdesk.core.alert.fields import Alert
 from tvdesk.core.clock import Clock
 from tvdesk.core.ids import client_order_id
 from tvdesk.core.risk import OrderIntent, RiskDecision, RiskLimits, check, kill_switch
@@ -34,7 +34,7 @@ async def decide_steps(
     clock: Clock,
 ) -> Decision | Submit:
     """The alert's decision, or the order it decided on (``Submit``: sent by the worker)."""
-    alert = alert_from_dict(job.alert)
+    alert = job.parsed()
     # Privilege is the journal's origin, which only the engine writes (flatten); never the
     # client, a header or a field: those are a request's to choose.
     internal = job.origin == ORIGIN_FLATTEN

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tvdesk.brokers.base import Broker, Execution
+from tvdesk.core.alert.fields import Alert, alert_from_dict
 
 # The origin of the alerts the kill switch's flatten makes: they pass the kill switch and
 # every risk limit, and trade the position's own market. Only the engine writes an origin
@@ -29,6 +30,13 @@ class Job:
     replay_of: str | None = None
     mode: str | None = None  # the engine's mode when it was accepted (None: before v2)
     origin: str | None = None  # ORIGIN_FLATTEN, or None for every alert a request brought
+    _parsed: Alert | None = field(default=None, repr=False, compare=False)
+
+    def parsed(self) -> Alert:
+        """The alert's fields as an ``Alert``, built once (routing and deciding both read it)."""
+        if self._parsed is None:
+            self._parsed = alert_from_dict(self.alert)
+        return self._parsed
 
 
 @dataclass

@@ -24,7 +24,6 @@ from collections.abc import Callable
 from tvdesk.brokers.base import Broker, Unavailable
 from tvdesk.brokers.paper_store import seed_balances
 from tvdesk.config.schema import Settings
-from tvdesk.core.alert.fields import alert_from_dict
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import AlertDecided, OrderFilled
 from tvdesk.engine.counters import RiskCounters, quote_of
@@ -184,7 +183,7 @@ class Worker:
             return NO_MARKET  # refused at once: see _decide
         try:
             broker = await self._broker(settings.mode)
-            alert = alert_from_dict(job.alert)
+            alert = job.parsed()
             internal = job.origin == ORIGIN_FLATTEN
             return market_of(broker.mode, await map_symbol(alert, settings, internal, broker))
         except Exception:  # unmapped, or the exchange not ready: deciding says why
