@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterable
 from types import ModuleType
@@ -58,6 +59,33 @@ def load_psutil(given: ModuleType | None) -> ModuleType:
     import psutil  # a plain import: PyInstaller must see it
 
     return psutil
+
+
+class PsutilProcesses:
+    """Process liveness, termination and age through psutil: what every OS here shares.
+
+    ``psutil`` is a test's fake, else the real module, imported when first needed.
+    """
+
+    def __init__(self, *, psutil: ModuleType | None = None) -> None:
+        self._psutil = psutil
+
+    @property
+    def psutil(self) -> ModuleType:
+        self._psutil = load_psutil(self._psutil)
+        return self._psutil
+
+    def alive(self, pid: int) -> bool:
+        return alive(self.psutil, pid)
+
+    def end_processes(self, pids: Iterable[int], grace: float) -> list[int]:
+        # On Windows terminate() is TerminateProcess: it has no polite signal for a process
+        # without a window, so "politely" and "by force" are the same call there.
+        return end_processes(self.psutil, pids, grace)
+
+    def process_age(self) -> float:
+        # Windows: GetProcessTimes' creation time; macOS: kinfo_proc; both as a Unix time.
+        return time.time() - self.psutil.Process(os.getpid()).create_time()
 
 
 def alive(psutil: ModuleType, pid: int) -> bool:

@@ -5,36 +5,20 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
-from collections.abc import Iterable
 from types import ModuleType
 
 from tvdesk.support.platform import base
 
 
-class Posix:
+class Posix(base.PsutilProcesses):
     name = "posix"
     inhibitor_name = "systemd-inhibit"  # named when there is none
 
     def __init__(
         self, *, psutil: ModuleType | None = None, fcntl: ModuleType | None = None
     ) -> None:
-        self._psutil = psutil
+        super().__init__(psutil=psutil)
         self._fcntl = fcntl
-
-    @property
-    def psutil(self) -> ModuleType:
-        self._psutil = base.load_psutil(self._psutil)
-        return self._psutil
-
-    def alive(self, pid: int) -> bool:
-        return base.alive(self.psutil, pid)
-
-    def end_processes(self, pids: Iterable[int], grace: float) -> list[int]:
-        return base.end_processes(self.psutil, pids, grace)
-
-    def process_age(self) -> float:
-        return time.time() - self.psutil.Process(os.getpid()).create_time()
 
     def lock(self, fd: int) -> None:
         fcntl = self._flock()

@@ -4,8 +4,6 @@ other signal terminates), msvcrt byte locks, SetThreadExecutionState for sleep."
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Iterable
 from types import ModuleType
 from typing import Any
 
@@ -15,7 +13,7 @@ ES_CONTINUOUS = 0x80000000
 ES_SYSTEM_REQUIRED = 0x00000001
 
 
-class Windows:
+class Windows(base.PsutilProcesses):
     name = "windows"
 
     def __init__(
@@ -25,26 +23,9 @@ class Windows:
         msvcrt: ModuleType | None = None,
         kernel32: Any = None,
     ) -> None:
-        self._psutil = psutil
+        super().__init__(psutil=psutil)
         self._msvcrt = msvcrt
         self._kernel32 = kernel32
-
-    @property
-    def psutil(self) -> ModuleType:
-        self._psutil = base.load_psutil(self._psutil)
-        return self._psutil
-
-    def alive(self, pid: int) -> bool:
-        return base.alive(self.psutil, pid)
-
-    def end_processes(self, pids: Iterable[int], grace: float) -> list[int]:
-        # psutil's terminate() is TerminateProcess: Windows has no polite signal for a
-        # process without a window, so "politely" and "by force" are the same call here.
-        return base.end_processes(self.psutil, pids, grace)
-
-    def process_age(self) -> float:
-        # psutil reads GetProcessTimes' creation time, as a Unix time.
-        return time.time() - self.psutil.Process(os.getpid()).create_time()
 
     def lock(self, fd: int) -> None:
         # Byte 0 locked: while it is, Windows refuses other processes any read of that
