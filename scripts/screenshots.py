@@ -37,18 +37,20 @@ from tvdesk.config.keystore import (  # noqa: E402
     service_name,
 )
 from tvdesk.config.paths import resolve_paths  # noqa: E402
-from tvdesk.config.schema import NotifySettings, Settings, SymbolRule  # noqa: E402
+from tvdesk.config.schema import NotifySettings, Settings, SymbolRule, TunnelSettings  # noqa: E402
 from tvdesk.core.auth import sign_tvdesk  # noqa: E402
 from tvdesk.gui.aio import QtLoop  # noqa: E402
 from tvdesk.gui.app import bring_up, build_window  # noqa: E402
 from tvdesk.gui.collector import MainThreadCollector  # noqa: E402
 from tvdesk.gui.dialogs.live import LiveDialog  # noqa: E402
+from tvdesk.gui.dialogs.paths import PathsDialog  # noqa: E402
 from tvdesk.gui.main_window import MainWindow  # noqa: E402
 from tvdesk.notify.senders import Endpoints  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 FAKE_SECRET = "screenshot-fake-secret-not-used-anywhere"
 SIZE = (1180, 800)
+SMALL_SCREEN = (1366, 768)  # a common laptop: everything must fit
 PRICES = [
     "50000", "50400", "50150", "50900", "51200", "50800", "51500", "51900", "51600", "52300",
     "52000", "52600", "52400", "53100", "52800", "53400", "53200",
@@ -138,6 +140,7 @@ async def shoot() -> None:
                 SymbolRule("XRPUSDT", "binance", "XRP/USDT", enabled=False),
             ],
             notify=NotifySettings(telegram_chat_id=CHAT_ID, ntfy_topic="tvdesk-7Hq2mZx9"),
+            tunnel=TunnelSettings(domain="name-word-1234.ngrok-free.app"),
         )
         keystore = Keystore(service_name(data))
         keystore.set(WEBHOOK_SECRET, FAKE_SECRET)
@@ -174,6 +177,19 @@ async def shoot() -> None:
             await asyncio.sleep(0.1)
             window.statusBar().clearMessage()
             save(window, name)
+
+        window.resize(*SMALL_SCREEN)
+        window.tabs.setCurrentWidget(window.connect_panel)
+        await asyncio.sleep(0.2)
+        window.statusBar().clearMessage()
+        save(window, "window-1366x768")
+        window.resize(*SIZE)
+
+        files = PathsDialog(window, window.handle.paths, window.log_file)
+        files.show()
+        await asyncio.sleep(0.1)
+        save(files, "files-dialog")
+        files.close()
 
         exchange = settings.exchange.default
         keystore.set(f"{exchange}_api_key", "FAKEKEYab12cd34ef56gh78")

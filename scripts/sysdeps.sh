@@ -26,7 +26,16 @@ if ! command -v apt-get >/dev/null 2>&1; then
     exit 0
 fi
 SUDO=""
-[ "$(id -u)" = "0" ] || SUDO="sudo"
+if [ "$(id -u)" != "0" ]; then
+    # A fresh Debian has no sudo unless the installer set it up: say what to run as root.
+    if ! command -v sudo >/dev/null 2>&1; then
+        echo "tvdesk: Qt needs these system packages:$missing" >&2
+        echo "tvdesk: install them as root (su -c '...'), then run make again:" >&2
+        echo "    apt-get install --no-install-recommends$missing" >&2
+        exit 1
+    fi
+    SUDO="sudo"
+fi
 echo "tvdesk: installing system packages for Qt and the keyring test:$missing"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -21,7 +21,10 @@ import shutil, sys
 junk = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__")
 shutil.copytree(sys.argv[1], sys.argv[2], ignore=junk)
 ' "$ROOT" "$WORK/src"
-"$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$WORK/dist" "$WORK/src"
+# Built by the fresh venv's pip (Debian's python3 has none); building installs nothing there.
+"$PYTHON" -m venv "$WORK/venv"
+"$WORK/venv/bin/python" -m pip install --quiet --upgrade pip
+"$WORK/venv/bin/python" -m pip wheel --quiet --no-deps --wheel-dir "$WORK/dist" "$WORK/src"
 WHEEL=$(ls "$WORK"/dist/tvdesk-*.whl)
 echo "wheel-check: built $(basename "$WHEEL")"
 
@@ -47,8 +50,6 @@ print(f"wheel-check: {len(names)} files, resources and licence inside")
 EOF
 
 echo "wheel-check: installing it in a fresh venv ($WORK/venv) with the locked versions"
-"$PYTHON" -m venv "$WORK/venv"
-"$WORK/venv/bin/python" -m pip install --quiet --upgrade pip
 "$WORK/venv/bin/python" -m pip install --quiet --constraint "$ROOT/requirements.lock" "$WHEEL"
 
 cd "$WORK"

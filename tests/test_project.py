@@ -1,13 +1,20 @@
 """The project's install files agree: the lock pins every package exactly and satisfies
 pyproject.toml, the capped dependencies are capped, the dev tools are pinned once (and
-pre-commit runs the same ruff), and the one version is what the package metadata says."""
+pre-commit runs the same ruff), and the one version is what the package metadata says.
+The developer habits hold: mypy strict on core/ and store/, coverage that counts the
+processes a test starts, the suite in parallel, a CI job at the lowest versions."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
+from mypy.main import define_options
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -81,3 +88,55 @@ def test_one_version_and_a_licence() -> None:
     licence = (ROOT / "LICENSE").read_text(encoding="utf-8")
     assert "Apache License" in licence and "Version 2.0, January 2004" in licence
     assert "END OF TERMS AND CONDITIONS" in licence
+
+
+def test_core_and_store_are_type_checked_with_every_strict_flag_and_have_no_baseline() -> None:
+    mypy = PYPROJECT["tool"]["mypy"]
+    (strict,) = [o for o in mypy["overrides"] if "tvdesk.core.*" in o["module"]]
+    assert strict["module"] == ["tvdesk.core.*", "tvdesk.store.*"]
+    _, _, strict_flags = define_options()  # what mypy --strict turns on, from mypy itself
+    options = {**mypy, **strict}
+    missing = [f"{flag} = {value}" for flag, value in strict_flags if options.get(flag) != value]
+    assert not missing, f"pyproject.toml's strict override lacks {missing}"
+    baseline = (ROOT / "mypy-baseline.txt").read_text(encoding="utf-8").splitlines()
+    assert not [line for line in baseline if line.startswith(("tvdesk/core/", "tvdesk/store/"))]
+
+
+def test_make_test_runs_the_types_and_the_suite_on_every_core_and_ci_runs_make_test() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^test: .*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert recipe is not None
+    assert "scripts/mypy_baseline.py" in recipe[1]
+    assert "-m pytest -n auto" in recipe[1]
+    assert "$(BIN)/actionlint .github/workflows/ci.yml" in recipe[1]
+    assert "make test\n" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    workflow = (ROOT / ".github" / "workflows" / "ci.yml").read_text(encoding="utf-8")
+    assert "run: make test-lowest" in workflow
+
+
+def test_coverage_counts_the_code_a_started_tvdesk_process_runs(tmp_path: Path) -> None:
+    """make coverage: the engines the tests start are processes of their own."""
+    script = tmp_path / "starts_tvdesk.py"
+    script.write_text(
+        "import subprocess, sys\n"
+        "subprocess.run([sys.executable, '-m', 'tvdesk', '--version'], check=True)\n",
+        encoding="utf-8",
+    )
+    # Not measured by a `make coverage` that may be running this test.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    data = tmp_path / "data" / ".coverage"
+    coverage = [sys.executable, "-m", "coverage"]
+    for args in (
+        ["run", f"--rcfile={ROOT / 'pyproject.toml'}", f"--data-file={data}", str(script)],
+        ["combine", f"--rcfile={ROOT / 'pyproject.toml'}", f"--data-file={data}"],
+        ["json", f"--data-file={data}", "-o", str(tmp_path / "coverage.json")],
+    ):
+        done = subprocess.run(
+            coverage + args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    files = json.loads((tmp_path / "coverage.json").read_text(encoding="utf-8"))["files"]
+    main = [
+        f for name, f in files.items() if name.endswith(os.path.join("tvdesk", "cli", "main.py"))
+    ]
+    assert main and main[0]["summary"]["covered_lines"] > 0, sorted(files)

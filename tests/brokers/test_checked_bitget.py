@@ -114,17 +114,23 @@ async def test_a_spot_market_buy_sends_its_cost_under_clientoid():
     assert (sent.fields["orderType"], sent.fields["size"]) == ("market", "100")
 
 
-STATES = {
-    "open": (order(CID, "live", "0"), "open", "0"),
-    "filled": (order(CID, "filled", "0.002"), "filled", "0.002"),
-    "partly filled then canceled": (order(CID, "cancelled", "0.0008"), "canceled", "0.0008"),
-    "canceled": (order(CID, "cancelled", "0"), "canceled", "0"),
-}
+def states() -> dict[str, Any]:
+    """The canned replies, made when a test runs (their times are "now": a lookup
+    only searches orders made since the send, however late the test runs)."""
+    return {
+        "open": (order(CID, "live", "0"), "open", "0"),
+        "filled": (order(CID, "filled", "0.002"), "filled", "0.002"),
+        "partly filled then canceled": (order(CID, "cancelled", "0.0008"), "canceled", "0.0008"),
+        "canceled": (order(CID, "cancelled", "0"), "canceled", "0"),
+    }
 
 
-@pytest.mark.parametrize("state", list(STATES))
+STATE_NAMES = list(states())
+
+
+@pytest.mark.parametrize("state", STATE_NAMES)
 async def test_the_spot_lookup_finds_the_order_in_every_state(state: str):
-    mine, status, filled = STATES[state]
+    mine, status, filled = states()[state]
     markets = [spot_market(SPOT, "BTCUSDT")]
     client, _ = await captured(
         "bitget", markets, answer_with([order("tvdOTHER", "live", "0"), mine])

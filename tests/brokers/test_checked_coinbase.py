@@ -111,22 +111,30 @@ STOP = {
         "stop_direction": "STOP_DIRECTION_STOP_DOWN",
     }
 }
-STATES = {
-    "open": (order(CID, "OPEN", "0"), "open", "0"),
-    "filled": (order(CID, "FILLED", "0.002"), "filled", "0.002"),
-    "partly filled then canceled": (order(CID, "CANCELLED", "0.0008"), "canceled", "0.0008"),
-    "canceled": (order(CID, "CANCELLED", "0"), "canceled", "0"),
-    "stop-limit, untriggered": (
-        order(CID, "OPEN", "0", config=STOP, order_type="STOP_LIMIT"),
-        "open",
-        "0",
-    ),
-}
 
 
-@pytest.mark.parametrize("state", list(STATES))
+def states() -> dict[str, Any]:
+    """The canned replies, made when a test runs (their times are "now": a lookup
+    only searches orders made since the send, however late the test runs)."""
+    return {
+        "open": (order(CID, "OPEN", "0"), "open", "0"),
+        "filled": (order(CID, "FILLED", "0.002"), "filled", "0.002"),
+        "partly filled then canceled": (order(CID, "CANCELLED", "0.0008"), "canceled", "0.0008"),
+        "canceled": (order(CID, "CANCELLED", "0"), "canceled", "0"),
+        "stop-limit, untriggered": (
+            order(CID, "OPEN", "0", config=STOP, order_type="STOP_LIMIT"),
+            "open",
+            "0",
+        ),
+    }
+
+
+STATE_NAMES = list(states())
+
+
+@pytest.mark.parametrize("state", STATE_NAMES)
 async def test_the_lookup_finds_the_order_in_every_state(state: str):
-    mine, status, filled = STATES[state]
+    mine, status, filled = states()[state]
     others = [order("ccxt-1111", "OPEN", "0"), order("tvdOTHER", "FILLED", "0.002")]
     client, _ = await coinbase([*others, mine])
     try:

@@ -24,9 +24,11 @@ CREATE = "/api/v4/spot/orders"
 TEXT = venue_for("gate").client_order_id(CID)
 
 
-def order(text: str, status: str, filled: str, finish_as: str) -> dict[str, Any]:
-    """One spot order as Gate lists it."""
-    now = time.time()
+def order(
+    text: str, status: str, filled: str, finish_as: str, made_at: float | None = None
+) -> dict[str, Any]:
+    """One spot order as Gate lists it, made at ``made_at`` (epoch s; now when None)."""
+    now = time.time() if made_at is None else made_at
     return {
         "id": "12332324", "text": text, "create_time": str(int(now)),
         "update_time": str(int(now)), "create_time_ms": int(now * 1000),
@@ -74,27 +76,31 @@ async def test_the_id_fits_gates_text_and_a_market_buy_sends_its_cost():
     assert (sent.fields["type"], sent.fields["amount"]) == ("market", "100")
 
 
+# Which list the order is in, Gate's status, filled and finish_as; what tvdesk reads of it.
+# The orders are made when each test runs: the lookup reads the finished list only back to
+# shortly before the placing, so an order stamped at import would age out of it on a slow run.
 STATES = {
-    "open": ("open", order(TEXT, "open", "0", "open"), "open", "0"),
-    "filled": ("finished", order(TEXT, "closed", "0.002", "filled"), "filled", "0.002"),
+    "open": ("open", ("open", "0", "open"), "open", "0"),
+    "filled": ("finished", ("closed", "0.002", "filled"), "filled", "0.002"),
     "partly filled then canceled": (
         "finished",
-        order(TEXT, "cancelled", "0.0008", "cancelled"),
+        ("cancelled", "0.0008", "cancelled"),
         "canceled",
         "0.0008",
     ),
-    "canceled": ("finished", order(TEXT, "cancelled", "0", "cancelled"), "canceled", "0"),
+    "canceled": ("finished", ("cancelled", "0", "cancelled"), "canceled", "0"),
 }
 
 
 @pytest.mark.parametrize("state", list(STATES))
 async def test_the_lookup_finds_the_order_in_every_state(state: str):
-    where, mine, status, filled = STATES[state]
-    lists = {"open": [order("t-OTHER", "open", "0", "open")], "finished": []}
-    lists[where].append(mine)
+    where, as_listed, status, filled = STATES[state]
+    placed_at = time.time()
+    lists = {"open": [order("t-OTHER", "open", "0", "open", placed_at)], "finished": []}
+    lists[where].append(order(TEXT, *as_listed, placed_at))
     client, _ = await gate(lists["open"], lists["finished"])
     try:
-        found = await client.find(CID, SYMBOL, time.time())
+        found = await client.find(CID, SYMBOL, placed_at)
     finally:
         await client.close()
     assert found is not None

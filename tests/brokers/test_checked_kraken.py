@@ -95,28 +95,34 @@ async def test_the_client_order_id_is_a_uuid_in_cl_ord_id_and_a_market_buy_is_in
     assert venue_for("kraken").client_order_id(STOP_CID) not in (KRAKEN_ID, STOP_CID)
 
 
-STATES = {
-    "open": ("open", order(KRAKEN_ID, "open", "0.00000000"), "open", "0"),
-    "filled": ("closed", order(KRAKEN_ID, "closed", "0.00200000"), "filled", "0.002"),
-    "partly filled then canceled": (
-        "closed",
-        order(KRAKEN_ID, "canceled", "0.00080000"),
-        "canceled",
-        "0.0008",
-    ),
-    "canceled": ("closed", order(KRAKEN_ID, "canceled", "0.00000000"), "canceled", "0"),
-    "stop-loss, untriggered": (
-        "open",
-        order(KRAKEN_ID, "open", "0.00000000", "stop-loss"),
-        "open",
-        "0",
-    ),
-}
+def states() -> dict[str, Any]:
+    """The canned replies, made when a test runs (their times are "now": a lookup
+    only searches orders made since the send, however late the test runs)."""
+    return {
+        "open": ("open", order(KRAKEN_ID, "open", "0.00000000"), "open", "0"),
+        "filled": ("closed", order(KRAKEN_ID, "closed", "0.00200000"), "filled", "0.002"),
+        "partly filled then canceled": (
+            "closed",
+            order(KRAKEN_ID, "canceled", "0.00080000"),
+            "canceled",
+            "0.0008",
+        ),
+        "canceled": ("closed", order(KRAKEN_ID, "canceled", "0.00000000"), "canceled", "0"),
+        "stop-loss, untriggered": (
+            "open",
+            order(KRAKEN_ID, "open", "0.00000000", "stop-loss"),
+            "open",
+            "0",
+        ),
+    }
 
 
-@pytest.mark.parametrize("state", list(STATES))
+STATE_NAMES = list(states())
+
+
+@pytest.mark.parametrize("state", STATE_NAMES)
 async def test_the_lookup_finds_the_order_in_every_state(state: str):
-    where, mine, status, filled = STATES[state]
+    where, mine, status, filled = states()[state]
     other = {"OTHER-1": order("3f1c0a52-2c4e-4d8e-9b0e-000000000001", "open", "0.00000000")}
     lists = {"open": dict(other), "closed": dict(other)}
     lists[where]["OQCLML-BW3P3-BUCMWZ"] = mine

@@ -107,22 +107,28 @@ async def test_the_client_order_id_is_clientoid_and_a_market_buy_is_sized_in_coi
     assert (sent.fields["type"], sent.fields["size"]) == ("market", "0.002")
 
 
-STATES = {
-    "open": ([order(CID, True, "0")], [], "open", "0"),
-    "filled": ([order(CID, False, "0.002")], [], "filled", "0.002"),
-    "partly filled then canceled": (
-        [order(CID, False, "0.0008", cancelled=True)],
-        [],
-        "canceled",
-        "0.0008",
-    ),
-    "canceled": ([order(CID, False, "0", cancelled=True)], [], "canceled", "0"),
-}
+def states() -> dict[str, Any]:
+    """The canned replies, made when a test runs (their times are "now": a lookup
+    only searches orders made since the send, however late the test runs)."""
+    return {
+        "open": ([order(CID, True, "0")], [], "open", "0"),
+        "filled": ([order(CID, False, "0.002")], [], "filled", "0.002"),
+        "partly filled then canceled": (
+            [order(CID, False, "0.0008", cancelled=True)],
+            [],
+            "canceled",
+            "0.0008",
+        ),
+        "canceled": ([order(CID, False, "0", cancelled=True)], [], "canceled", "0"),
+    }
 
 
-@pytest.mark.parametrize("state", list(STATES))
+STATE_NAMES = list(states())
+
+
+@pytest.mark.parametrize("state", STATE_NAMES)
 async def test_the_lookup_finds_the_order_in_every_state(state: str):
-    orders, stops, status, filled = STATES[state]
+    orders, stops, status, filled = states()[state]
     client, _ = await kucoin([order("tvdOTHER", True, "0"), *orders], stops)
     try:
         found = await client.find(CID, SYMBOL, time.time())

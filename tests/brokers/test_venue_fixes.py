@@ -2,9 +2,9 @@
 
 An OKX stop-loss / take-profit is an algo order: it must carry tvdesk's id in
 ``algoClOrdId``, where OKX's ``/api/v5/trade/order-algo`` takes it and the lookup asks for
-it, or a stop whose reply is lost is placed twice. Gate's price-triggered orders keep no
-client order id at all, so tvdesk refuses them with what to do instead. Bybit's ``retMsg``
-and OKX's per-order ``sMsg`` reach the trader as words, not raw JSON.
+it, or a stop whose reply is lost is placed twice (Gate's price orders, which keep no client
+order id: test_checked_gate_stops.py). Bybit's ``retMsg`` and OKX's per-order ``sMsg``
+reach the trader as words, not raw JSON.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from tests.kit.live import FAST
 from tvdesk.brokers.errors import ExchangeError, FundsError, OrderRefused
 from tvdesk.brokers.exchange import Credentials, ExchangeClient, LiveTuning, OrderState
 from tvdesk.brokers.ledger import LiveOrder
-from tvdesk.brokers.protect import plan, protect
+from tvdesk.brokers.protect import plan
 from tvdesk.brokers.retry import CircuitBreaker
 from tvdesk.brokers.sender import OrderSender
 from tvdesk.brokers.venues import venue_for
@@ -156,42 +156,6 @@ async def test_on_the_fake_okx_a_stop_held_past_the_timeout_is_placed_once(tmp_p
             "45000",
         )
         assert (state.exchange_order_id, state.status) == (algo["algoId"], "open")
-
-
-@pytest.mark.parametrize("kind", ["spot", "swap"])
-async def test_gate_stops_are_refused_with_what_to_do_and_nothing_is_sent(
-    kind: str, tmp_path: Path
-):
-    if kind == "spot":
-        symbol, markets = "BTC/USDT", [spot_market("BTC/USDT", "BTC_USDT")]
-    else:
-        symbol, markets = "BTC/USDT:USDT", [gate_swap()]
-    client, capture = await captured("gate", markets, lambda *_: (200, {}))
-    journal = Journal(tmp_path / "journal.sqlite3")
-    journal.open()
-    clock = FakeClock()
-    sender = OrderSender(
-        journal, clock, LiveTuning(), CircuitBreaker(5, 60, clock.time, lambda *_: 0)
-    )
-    try:
-        done = await protect(
-            sender, client, entry("gate", symbol), FILLED, Decimal(45000), Decimal(55000)
-        )
-    finally:
-        await client.close()
-        journal.close()
-    why = (
-        "gate keeps no client order id on its price-triggered orders, so tvdesk could not "
-        "find one whose reply was lost and might place it twice: set the stop-loss / "
-        "take-profit on Gate itself"
-    )
-    assert done.summary == f"stop-loss not placed: {why}; take-profit not placed: {why}"
-    assert capture.sent == []
-
-
-def gate_swap() -> dict[str, Any]:
-    market = swap_market()
-    return {**market, "id": "BTC_USDT", "contractSize": 0.0001, "info": {"name": "BTC_USDT"}}
 
 
 # -- the exchange's words -----------------------------------------------------------------------

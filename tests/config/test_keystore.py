@@ -255,6 +255,9 @@ def test_an_unusable_keyring_is_reported_with_the_fix(backend_class: type) -> No
     ok, message = ks.available()
     assert not ok
     assert_keyring_help(message, "TVDESK_")
+    # Every variable named whole (it once read "...(e.g. TVDESK_WEBHOOK_SECRET)_FILE").
+    assert "set TVDESK_<NAME> (or TVDESK_<NAME>_FILE," in message
+    assert ")_FILE" not in message
 
     with pytest.raises(KeystoreError) as info:
         ks.set("binance_api_key", "key-that-must-not-leak")

@@ -62,3 +62,22 @@ def test_leverage_on_a_spot_market_is_refused():
     alert = Alert("BTCUSDT", "buy", qty=Decimal("0.01"), leverage=Decimal(2))
     with pytest.raises(PerpRefused, match="BTC/USDT is spot"):
         terms(alert, Settings(), mapping=SPOT)
+
+
+@pytest.mark.parametrize("tv", ["BTCUSDT", "BTCUSDT.P", "OKX:BTCUSDT.P"])
+def test_the_flatten_closes_in_the_margin_mode_of_the_row_on_its_market_whatever_its_ticker(tv):
+    """The kill switch's flatten names the exchange's symbol, not a TradingView ticker: it
+    goes in the margin mode of the row trading that market (OKX refuses a cross close of
+    an isolated position, and the flatten would fail)."""
+    s = Settings()
+    s = replace(
+        s,
+        exchange=replace(s.exchange, margin_mode="cross"),
+        symbols=[SymbolRule(tv, "okx", "BTC/USDT:USDT", margin_mode="isolated")],
+    )
+    flatten = Alert("BTC/USDT:USDT", "sell", qty=Decimal("0.05"))
+    got = perp_terms(
+        flatten, PERP, s, side="sell", qty=Decimal("0.05"), position_qty=Decimal("0.05"),
+        internal=True,
+    )  # fmt: skip
+    assert (got.reduce_only, got.margin_mode, got.leverage) == (True, "isolated", None)

@@ -1,6 +1,7 @@
-"""A reversal on a live perpetual is refused with the reason and what to send instead; a sell
-within the long held stays reduce-only; paper reverses in one order as before
-(tests/engine/test_paper_perps.py)."""
+"""A reversal on a live perpetual is decided as two orders (the size held closed first); a
+limit one is refused with what to send instead; a sell within the long held stays
+reduce-only; paper reverses in one order as before (tests/engine/test_paper_perps.py).
+The orders themselves: tests/engine/test_live_reversal.py."""
 
 from __future__ import annotations
 
@@ -30,24 +31,32 @@ def live_terms(side: str, qty: str, held: str, *, live: bool = True):
     )
 
 
-def test_a_sell_bigger_than_the_long_is_refused_live_naming_both_sizes():
+def test_a_sell_bigger_than_the_long_is_a_reversal_closing_exactly_the_long_held():
+    terms = live_terms("sell", "0.03", "0.01")
+    # Two orders (brokers/reversal.py): 0.01 reduce-only first, then the 0.02 left opens.
+    assert (terms.closes, terms.reduce_only) == (Decimal("0.01"), False)
+    assert terms.describe() == (
+        "perpetual: a reversal in two orders: 0.01 reduce-only first, then the rest opens"
+    )
+
+
+def test_a_buy_bigger_than_the_short_is_a_reversal_too():
+    assert live_terms("buy", "0.03", "-0.01").closes == Decimal("0.01")
+
+
+def test_a_limit_reversal_is_refused_live_naming_both_sizes():
+    alert = Alert("BTCUSDT.P", "sell", qty=Decimal("0.03"), order_type="limit")
     with pytest.raises(PerpRefused) as refused:
-        live_terms("sell", "0.02", "0.01")
+        perp_terms(
+            alert, PERP, Settings(), side="sell", qty=Decimal("0.03"),
+            position_qty=Decimal("0.01"), internal=False, live=True,
+        )  # fmt: skip
     reason = str(refused.value)
     assert reason.startswith(
-        "this sell of 0.02 BTC would turn tvdesk's long of 0.01 BTC on BTC/USDT:USDT "
-        "into a short of 0.01 BTC"
+        "this limit sell of 0.03 BTC would turn tvdesk's long of 0.01 BTC on BTC/USDT:USDT "
+        "into a short of 0.02 BTC"
     )
-    assert "nothing was sent" in reason
-    assert "Send an exit (market_position flat) first, then the short" in reason
-
-
-def test_a_buy_bigger_than_the_short_is_refused_live():
-    with pytest.raises(PerpRefused) as refused:
-        live_terms("buy", "0.03", "-0.01")
-    assert "turn tvdesk's short of 0.01 BTC on BTC/USDT:USDT into a long of 0.02 BTC" in str(
-        refused.value
-    )
+    assert "nothing was sent" in reason and "Send it as a market order" in reason
 
 
 def test_what_only_closes_or_opens_is_not_a_reversal():
@@ -58,4 +67,5 @@ def test_what_only_closes_or_opens_is_not_a_reversal():
 
 
 def test_paper_still_reverses_in_one_order():
-    assert not live_terms("sell", "0.02", "0.01", live=False).reduce_only
+    terms = live_terms("sell", "0.02", "0.01", live=False)
+    assert (terms.reduce_only, terms.closes) == (False, 0)

@@ -56,7 +56,7 @@ async def test_a_short_shows_its_entry_mark_pnl_and_liquidation_estimate(window,
             "Exchange": "binance",
             "Symbol": "BTC/USDT:USDT",
             "Side": "short",
-            "Size": "0.008",
+            "Size": "0.008 BTC (0.008 ct)",  # Binance USDⓈ-M: 1 contract = 1 BTC
             "Entry": "50,000",
             "Mark": "48,000",
             "Unrealised P&L": "16.00",

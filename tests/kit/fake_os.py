@@ -1,12 +1,15 @@
 """Fakes of the OS calls the Windows and macOS platform implementations make, so those
 implementations run here: psutil, Windows' msvcrt byte locks, kernel32's
-SetThreadExecutionState. Each records what it was asked."""
+SetThreadExecutionState, each OS's signal module, an event loop's signal handlers. Each
+records what it was asked."""
 
 from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class FakePsutil:
@@ -122,3 +125,72 @@ class FakeKernel32:
     def SetThreadExecutionState(self, flags: int) -> int:  # Windows' name
         self.states.append(flags)
         return 0 if self.refuse else 0x80000000
+
+
+class FakeSignal:
+    """The ``signal`` module as one OS has it: only that OS's signals exist (Windows has no
+    SIGHUP: using it is an AttributeError there) and ``signal()`` refuses any other number,
+    as Python on Windows does. Records each handler set."""
+
+    SIG_DFL = 0
+    SIG_IGN = 1
+
+    def __init__(self, numbers: dict[str, int]) -> None:
+        for name, number in numbers.items():
+            setattr(self, name, number)
+        self.names = {number: name for name, number in numbers.items()}
+        self.handlers: dict[str, Any] = {}  # signal name -> handler
+
+    @classmethod
+    def windows(cls) -> FakeSignal:
+        # The signals signal.signal() accepts on Windows (CPython's signalmodule.c).
+        return cls(
+            {
+                "SIGINT": 2,
+                "SIGILL": 4,
+                "SIGFPE": 8,
+                "SIGSEGV": 11,
+                "SIGTERM": 15,
+                "SIGBREAK": 21,
+                "SIGABRT": 22,
+            }
+        )
+
+    @classmethod
+    def macos(cls) -> FakeSignal:
+        return cls({"SIGHUP": 1, "SIGINT": 2, "SIGKILL": 9, "SIGTERM": 15, "SIGINFO": 29})
+
+    def signal(self, signalnum: int, handler: Any) -> Any:
+        if signalnum not in self.names:
+            raise ValueError("invalid signal value")
+        name = self.names[signalnum]
+        before = self.handlers.get(name, self.SIG_DFL)
+        self.handlers[name] = handler
+        return before
+
+    def deliver(self, name: str) -> None:
+        """The OS delivers signal ``name``: Python calls its handler."""
+        self.handlers[name](getattr(self, name), None)
+
+
+class FakeLoop:
+    """An event loop's signal handlers and thread-safe calls, recorded. ``signals=False``
+    is Windows' proactor loop: ``add_signal_handler`` raises NotImplementedError."""
+
+    def __init__(self, signals: bool = True) -> None:
+        self.signals = signals
+        self.signal_handlers: dict[int, Callable[[], object]] = {}
+        self.soon: list[Callable[[], object]] = []
+
+    def add_signal_handler(self, sig: int, callback: Callable[[], object]) -> None:
+        if not self.signals:
+            raise NotImplementedError
+        self.signal_handlers[sig] = callback
+
+    def call_soon_threadsafe(self, callback: Callable[[], object]) -> None:
+        self.soon.append(callback)
+
+    def run_soon(self) -> None:
+        calls, self.soon = self.soon, []
+        for callback in calls:
+            callback()

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.kit.fake_os import FakeKernel32, FakeMsvcrt, FakePsutil
+from tests.kit.fake_os import FakeKernel32, FakeMsvcrt, FakePsutil, FakeSignal
 from tvdesk.gui.awake import KeepAwake
 from tvdesk.support import platform
 from tvdesk.support.lockfile import DataDirLock, DataDirLocked
@@ -65,8 +65,11 @@ def test_windows_guard_ends_the_agent_and_its_children_without_os_kill(monkeypat
     agent = fake.add(100)
     helper = fake.add(101, parent=100)
     forgotten = fake.add(200)  # tvdesk ended this agent itself and told the guard
+    signals = FakeSignal.windows()
     monkeypatch.setattr(sys, "stdin", io.StringIO("100\n200\n-200\n"))
-    assert guard.main(platform.select("win32", psutil=fake)) == 0
+    assert guard.main(platform.select("win32", psutil=fake, signal=signals)) == 0
+    # Ctrl+C and Ctrl+Break in tvdesk's console are for tvdesk, not its guard.
+    assert signals.handlers == {"SIGINT": signals.SIG_IGN, "SIGBREAK": signals.SIG_IGN}
     assert (agent.status_now, helper.status_now) == ("gone", "gone")
     assert forgotten.status_now == "running"
     assert ("terminate", 101) in fake.calls and ("terminate", 100) in fake.calls

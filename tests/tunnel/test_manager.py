@@ -597,7 +597,8 @@ async def test_without_a_domain_the_warning_says_how_to_keep_the_url(rigs, tmp_p
 
     (changed,) = rig.events.of(TunnelUrlChanged)
     assert changed.message.endswith(
-        "; set [tunnel] domain to your free ngrok domain so it stays the same"
+        "; enter your free ngrok static domain under Static domain on the Connect tab "
+        "(or [tunnel] domain in settings.toml) so it stays the same"
     )
 
 

@@ -56,6 +56,9 @@ class OrderRequest:
     reduce_only: bool = False
     leverage: Decimal | None = None
     margin_mode: str = ""
+    # A live reversal (brokers/reversal.py): the size held, closed reduce-only first; the
+    # rest of ``qty`` then opens the other side. 0: one order.
+    closes: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,12 @@ class LiveCanceller:
             # closed meanwhile: the exchange's copy of the order says which.
             try:
                 found = await self.sender.lookup(
-                    client, order, float(row["updated_at"]), [], wait=False
+                    client,
+                    order,
+                    float(row["updated_at"]),
+                    [],
+                    wait=False,
+                    order_id=row["exchange_order_id"],
                 )
             except InDoubt as exc:
                 return None, f"{last}; {exc}"

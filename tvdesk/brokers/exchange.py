@@ -174,6 +174,7 @@ class ExchangeClient:
         self.markets_loaded_at: float | None = None
         self._tick_size = True
         self.position_mode = "oneway"  # perpetuals: oneway | hedge (settings, per order)
+        self.margin_modes: dict[str, str] = {}  # perpetuals: symbol -> as last set (perps)
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
@@ -316,25 +317,33 @@ class ExchangeClient:
         )
         return in_coins(self.market(symbol), self.venue.normalize(reply))
 
-    async def find(self, client_order_id: str, symbol: str, since_s: float) -> dict | None:
-        """The order with this client order id in any state, or None when there is none."""
+    async def find(
+        self, client_order_id: str, symbol: str, since_s: float, order_id: str | None = None
+    ) -> dict | None:
+        """The order with this client order id in any state, or None when there is none;
+        ``order_id``: the exchange's id for it, once recorded (where no client id is kept)."""
         cid = self.venue.client_order_id(client_order_id)
         since = int((since_s - 60) * 1000)
-        found = await self.venue.find(self.api, self._call, cid, symbol, since)
+        if order_id:
+            found = await self.venue.find_placed(self.api, self._call, order_id, cid, symbol, since)
+        else:
+            found = await self.venue.find(self.api, self._call, cid, symbol, since)
         if found is None:
             return None
         return in_coins(self.market(symbol), self.venue.normalize(found))
 
     async def fee_from_trades(self, order: dict[str, Any], symbol: str) -> dict[str, Any]:
         """The order with its fee filled in from its trades (a lookup reply has none)."""
-        if not self.api.has.get("fetchOrderTrades") or order.get("id") is None:
+        if order.get("id") is None:
             return order
-        trades = await self._call(self.api.fetch_order_trades(order["id"], symbol))
+        trades = await self.venue.order_trades(self.api, self._call, order["id"], symbol)
+        if trades is None:
+            return order
         fees = [t["fee"] for t in trades if t.get("fee")]
         return {**order, "fees": fees, "fee": None} if fees else order
 
     async def cancel(self, exchange_order_id: str, symbol: str) -> dict[str, Any]:
-        reply = await self._call(self.api.cancel_order(exchange_order_id, symbol))
+        reply = await self.venue.cancel(self.api, self._call, exchange_order_id, symbol)
         return in_coins(self.market(symbol), self.venue.normalize(reply))
 
     # -- account ---------------------------------------------------------------------

@@ -3,8 +3,8 @@
 An order is conformed to its market, the stop-loss / take-profit an exit trades against is
 lifted first, the order is sent exactly once (``OrderSender``), and its outcome becomes an
 ``Execution``: state, fill, position, events, trail, and the protection an entry asked for.
-When the worker could not record an execution, ``recover`` settles that alert's order
-before the alert is decided again.
+A reversal goes as two orders (``reversal``). When the worker could not record an
+execution, ``recover`` settles that alert's order(s) before the alert is decided again.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from tvdesk.brokers.ledger import LiveOrder
 from tvdesk.brokers.precision import conform
 from tvdesk.brokers.protect import protect
 from tvdesk.brokers.reads import LedgerReader, remaining
+from tvdesk.brokers.reversal import LiveReversal, opening_id
 from tvdesk.brokers.sender import InDoubt, OrderSender, Outcome
 from tvdesk.core.clock import Clock
 from tvdesk.core.decimals import plain
@@ -48,6 +49,7 @@ class LiveExecutor:
         self.sender = sender
         self.journal = journal
         self.clock = clock
+        self.reversal = LiveReversal(connection, balances, reader, sender, journal, clock)
         self._unrecorded: set[str] = set()
 
     def discard(self, exchange: str, alert_id: str) -> None:
@@ -64,6 +66,10 @@ class LiveExecutor:
         self._unrecorded.discard(alert_id)
         rows = [r for r in await self.reader.rows(ledger.IN_DOUBT) if r["alert_id"] == alert_id]
         primary = client_order_id(alert_id)
+        if any(r["client_order_id"] == opening_id(alert_id) for r in rows):
+            client = await self.connection.ready(rows[0]["exchange"])
+            mine = await self.reversal.rows_of(alert_id)
+            return await self.reversal.settle(client, mine, resend_closing=True)
         row = next((r for r in rows if r["client_order_id"] == primary), None)
         if row is None:
             return None
@@ -80,9 +86,14 @@ class LiveExecutor:
         return execution
 
     async def execute(
-        self, request: OrderRequest, now: float, params: dict[str, Any] | None = None
+        self,
+        request: OrderRequest,
+        now: float,
+        params: dict[str, Any] | None = None,
+        opening: dict[str, Any] | None = None,
     ) -> Execution:
-        """``params``: what the order carries beyond the basics (reduce-only, position side)."""
+        """``params``: what the order carries beyond the basics (reduce-only, position side);
+        a reversal's closing order goes with them and its opening order with ``opening``."""
         mapping = request.mapping
         client = await self.connection.ready(mapping.exchange)
         market = client.market(mapping.symbol)
@@ -104,6 +115,8 @@ class LiveExecutor:
         lifted, refusal = await self._lift_protection(client, request)
         if refusal is not None:
             return Execution("failed", refusal, trail=[*lifted, ("protect", False, refusal)])
+        if request.closes:
+            return await self.reversal.execute(client, request, params or {}, opening or {}, lifted)
         placed = self.sender.place(client, order, params)
         execution, state = await self._execution(client, order, placed)
         if request.order_type == "limit":

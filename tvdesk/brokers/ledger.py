@@ -100,9 +100,12 @@ def sent_params(conn: sqlite3.Connection, client_order_id: str) -> dict[str, Any
 
 
 def mark_sent(conn: sqlite3.Connection, client_order_id: str, now: float) -> None:
-    """A re-send: ``updated_at`` of a row in doubt is always the time of its last send."""
+    """A re-send: ``updated_at`` of a row in doubt is always the time of its last send,
+    and always later than its creation, even when the clock stood still or stepped back
+    (a reversal's restart tells "may have left" from "never sent" by that)."""
     conn.execute(
-        "UPDATE orders SET status = 'submitting', updated_at = ? WHERE client_order_id = ?",
+        "UPDATE orders SET status = 'submitting', updated_at = MAX(?, created_at + 0.001) "
+        "WHERE client_order_id = ?",
         (now, client_order_id),
     )
 

@@ -41,6 +41,7 @@ from tvdesk.brokers.precision import conform
 from tvdesk.brokers.prices import PriceCache, read_price
 from tvdesk.brokers.protect import Protected, is_protective, protect
 from tvdesk.brokers.reads import LedgerReader, remaining
+from tvdesk.brokers.reversal_resume import resume as resume_reversals
 from tvdesk.brokers.sender import OrderSender
 from tvdesk.brokers.venues import untested
 from tvdesk.brokers.watch import OrderWatch
@@ -154,9 +155,20 @@ class LiveBroker:
             return
         self._started = True
         self.connection.load(self.settings().exchange.default)
+        # A reversal's two orders first: the watch would settle each on its own.
+        await resume_reversals(
+            self.executor.reversal,
+            halted=self.settings().risk.kill_switch,
+            publish=self.bus.publish,
+            on_realized=self._realized,
+        )
         await self.watch.reconcile(startup=True)
         self.watch.start()
         self.exchange_positions.start()
+
+    def _realized(self, pnl: Decimal, symbol: str) -> None:
+        if self.on_realized is not None:
+            self.on_realized(pnl, symbol)
 
     async def stop(self) -> None:
         await self.exchange_positions.stop()
@@ -218,10 +230,12 @@ class LiveBroker:
             ),
             Decimal(0),
         )
+        own, since = await self.reader.read(lambda conn: _own_position(conn, mapping))
         return Holdings(
             quote_free=held.get(mapping.quote, zero)[0],
             base_free=held.get(mapping.base, zero)[0] + guarded,
-            position_qty=await self.reader.position(mapping),
+            # Never more than the exchange holds of it (brokers/positions.py, warned).
+            position_qty=self.exchange_positions.cap(mapping.exchange, mapping.symbol, own, since),
             base_reserved=resting,
         )
 
@@ -259,14 +273,16 @@ class LiveBroker:
         client = await self.ready(request.mapping.exchange)
         client.position_mode = self.settings().exchange.position_mode
         setup = await self.perps.prepare(client, request)  # Refusal: the exchange's words
-        params = order_params(
-            client,
-            request.mapping.symbol,
-            request.side,
-            reduce_only=request.reduce_only,
-            leverage=request.leverage,
-        )
-        execution = await self.executor.execute(request, now, params)
+        symbol, side = request.mapping.symbol, request.side
+        # A reversal's closing order is reduce-only; its opening order, like any, is not.
+        closing = request.reduce_only or bool(request.closes)
+        params = order_params(client, symbol, side, reduce_only=closing, leverage=request.leverage)
+        opening = None
+        if request.closes:
+            opening = order_params(
+                client, symbol, side, reduce_only=False, leverage=request.leverage
+            )
+        execution = await self.executor.execute(request, now, params, opening)
         execution.trail[:0] = setup
         self.exchange_positions.soon()  # the exchange's view of it, read in the background
         return execution
@@ -309,3 +325,12 @@ class LiveBroker:
 
     def status(self) -> dict[str, Any]:
         return self.connection.status()
+
+
+def _own_position(conn: sqlite3.Connection, mapping: Mapping) -> tuple[Decimal, float]:
+    """tvdesk's position on the market, and when its last fill changed it."""
+    row = conn.execute(
+        "SELECT qty, updated_at FROM positions WHERE mode = ? AND exchange = ? AND symbol = ?",
+        (MODE, mapping.exchange, mapping.symbol),
+    ).fetchone()
+    return (Decimal(row[0]), float(row[1])) if row else (Decimal(0), 0.0)

@@ -8,6 +8,7 @@ is still pending and runs again) or keeps both (it never runs again).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
@@ -32,6 +33,7 @@ from tvdesk.brokers.paper_store import (
     write_changes,
 )
 from tvdesk.brokers.prices import PublicPrices
+from tvdesk.brokers.venues.contract_sizes import known_contract_size
 from tvdesk.config.schema import PaperSettings
 from tvdesk.core.book import PaperBook, PaperOrder, PaperRejected, is_perp
 from tvdesk.core.decimals import plain
@@ -110,6 +112,19 @@ class PaperBroker:
         except (Refusal, Unavailable):
             market = None
         return market if market is not None else self.last_price(mapping.exchange, mapping.symbol)
+
+    async def contract_size(self, mapping: Mapping) -> Decimal | None:
+        """Coins per contract of a perpetual: the exchange's public markets with
+        ``price_source = "market"``, else the sizes known offline (``venues``); None if
+        neither knows it (or on spot)."""
+        if not is_perp(mapping.symbol):
+            return None
+        if self._market is not None and self._settings().price_source == "market":
+            with contextlib.suppress(Refusal, Unavailable):
+                size = await self._market.contract_size(mapping)
+                if size is not None:
+                    return size
+        return known_contract_size(mapping.exchange, mapping.symbol)
 
     async def holdings(self, mapping: Mapping) -> Holdings:
         book = self.book(mapping.exchange)

@@ -3,7 +3,8 @@ params that say reduce-only and (hedge mode) the position side, the way each exc
 them (``venues/margin.py``).
 
 What was set is remembered per (exchange, symbol), so it is sent before the first order on a
-market and again only when it changes, never with every order.
+market and again only when it changes, never with every order; an order that only reduces
+(reduce-only: an exit, a flatten) sets nothing, but still names its margin mode (OKX).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def order_params(
             side=side,
             reduce_only=reduce_only,
             leverage=leverage,
+            margin_mode=client.margin_modes.get(symbol, ""),
         )
     except PerpRefusal as exc:
         raise Refusal(str(exc)) from None
@@ -64,11 +66,20 @@ class PerpSetup:
         if not is_perp(client, symbol):
             return []
         key, want = (client.id, symbol), (request.leverage, request.margin_mode)
-        if want == (None, "") or self._set.get(key) == want:
+        if request.margin_mode:  # OKX's orders name it (tdMode): cross is ccxt's default
+            client.margin_modes[symbol] = request.margin_mode
+        # An order that only reduces sets nothing: exchanges refuse a change of leverage or
+        # margin mode while a position is open, and that must never stop an exit or a flatten.
+        if request.reduce_only or want == (None, "") or self._set.get(key) == want:
             return []
         ways = perp_ways(client.id)
         try:
-            calls = ways.setup_calls(client.id, request.leverage, request.margin_mode)
+            calls = ways.setup_calls(
+                client.id,
+                request.leverage,
+                request.margin_mode,
+                hedge=client.position_mode == "hedge",
+            )
         except PerpRefusal as exc:
             raise Refusal(str(exc)) from None
         trail: Trail = []

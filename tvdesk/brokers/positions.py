@@ -9,6 +9,11 @@ broker starts (live chosen at run time or at the start's question: at its first 
 query has the copy read again once it is older than ``every_s`` (``fresh``). When the
 exchange holds another size than tvdesk's fills say, two reads in a row, the trader is
 warned once (log and window), and the window says so beside the position.
+
+Exits, position sync and flatten act on tvdesk's own position capped by the exchange's
+(``cap``): never more than the exchange holds on that side, so a position the trader closed
+by hand, or one a liquidation took, is not "closed" again into a position the other way;
+that is warned about too. A copy read before tvdesk's last fill there caps nothing.
 """
 
 from __future__ import annotations
@@ -127,6 +132,7 @@ class ExchangePositions:
         self._errors: dict[str, str] = {}  # exchange -> why its positions could not be read
         self._seen: dict[Key, str] = {}  # a disagreement seen at the last read
         self._warned: dict[Key, str] = {}
+        self._capped: dict[Key, str] = {}  # the last cap warned about
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._lock = asyncio.Lock()  # one read at a time, background or asked for
@@ -204,11 +210,11 @@ class ExchangePositions:
         client = await self.source.ready(exchange)
         if not client.api.has.get("fetchPositions"):
             raise ExchangeError(f"ccxt cannot read {exchange}'s positions")
+        at = self.clock.time()  # asked at: what it says includes every fill recorded before
         try:
             raw = await client.api.fetch_positions(sorted(own))
         except Exception as exc:
             raise translate(exc, exchange, client.secrets) from None
-        at = self.clock.time()
         for symbol, qty in own.items():
             entries = [p for p in raw if p.get("symbol") == symbol and p.get("contracts")]
             held = from_ccxt(entries, client.market(symbol), at)
@@ -232,6 +238,32 @@ class ExchangePositions:
 
     def get(self, exchange: str, symbol: str) -> ExchangePosition | None:
         return self._held.get((exchange, symbol))
+
+    def cap(self, exchange: str, symbol: str, own: Decimal, since: float) -> Decimal:
+        """tvdesk's position ``own`` (last changed at ``since``) capped by the exchange's,
+        when a read taken after that change says it holds less on that side; warned once."""
+        key = (exchange, symbol)
+        held = self._held.get(key)
+        if held is None or not own or held.read_at < since:
+            return own
+        capped = max(min(own, held.qty), Decimal(0)) if own > 0 else min(max(own, held.qty), 0)
+        if capped == own:
+            self._capped.pop(key, None)
+            return own
+        base = split_symbol(symbol)[0]
+        side = "long" if own > 0 else "short"
+        theirs = (
+            f"{held.side} {size_text(held.qty, held.contracts, base)}" if held.qty else "nothing"
+        )
+        words = (
+            f"{symbol}: tvdesk's fills hold {side} {plain(abs(own))} {base}, {exchange} holds "
+            f"{theirs}: exits, position sync and flatten act on {plain(abs(capped))} {base}, "
+            "what is there of tvdesk's position (a trade outside tvdesk, or a liquidation)"
+        )
+        if self._capped.get(key) != words:
+            self._capped[key] = words
+            self.source.warn(exchange, words)
+        return capped
 
     def merge(self, rows: list[dict[str, Any]]) -> None:
         """Add the exchange's figures to tvdesk's live positions (store ``positions`` rows).

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 from tvdesk.brokers.base import Refusal, Unavailable
+from tvdesk.brokers.contracts import contract_size
 from tvdesk.brokers.errors import ExchangeError, PermanentError
 from tvdesk.brokers.exchange import ExchangeClient, LiveTuning
 from tvdesk.config.schema import ExchangeSettings
@@ -70,7 +71,7 @@ class PublicPrices:
         self.cache = PriceCache(clock, self.tuning.price_ttl_s)
         self._clients: dict[tuple[str, bool, str, str], ExchangeClient] = {}
 
-    async def price(self, mapping: Mapping) -> Decimal | None:
+    def _client(self, mapping: Mapping) -> ExchangeClient:
         s = self.exchange()
         key = (mapping.exchange, s.sandbox, s.url, s.market_type)
         client = self._clients.get(key)
@@ -83,9 +84,23 @@ class PublicPrices:
                 market_type=s.market_type,
                 tuning=self.tuning,
             )
+        return client
+
+    async def price(self, mapping: Mapping) -> Decimal | None:
+        client = self._client(mapping)
         return await self.cache.get(
             mapping.exchange, mapping.symbol, lambda: read_price(client, mapping)
         )
+
+    async def contract_size(self, mapping: Mapping) -> Decimal | None:
+        """Coins per contract of a perpetual, from the exchange's public markets."""
+        client = self._client(mapping)
+        try:
+            return contract_size(await client.known_market(mapping.symbol))
+        except PermanentError as exc:
+            raise Refusal(f"{mapping.exchange} {mapping.symbol}: {exc}") from None
+        except ExchangeError as exc:
+            raise Unavailable(f"{mapping.exchange} {mapping.symbol}: {exc}") from None
 
     async def close(self) -> None:
         clients, self._clients = list(self._clients.values()), {}

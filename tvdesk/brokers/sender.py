@@ -69,6 +69,21 @@ class OrderSender:
         finally:
             self.in_flight.discard(cid)
 
+    async def send_planned(
+        self, client: ExchangeClient, order: LiveOrder, params: dict[str, Any] | None
+    ) -> Outcome:
+        """Send an order whose ``submitting`` row was journaled, with others, before any of
+        them was sent (a reversal's two orders) and never sent since: nothing to look up.
+        Its row's time becomes the send's, which a lookup after a crash waits from."""
+        cid = order.client_order_id
+        self.in_flight.add(cid)
+        try:
+            stamped = self.clock.time()
+            await self.journal.run(lambda c: ledger.mark_sent(c, cid, stamped))
+            return await self._send(client, order, self.clock.time(), params, resend=False)
+        finally:
+            self.in_flight.discard(cid)
+
     async def settle(
         self,
         client: ExchangeClient,
@@ -165,10 +180,12 @@ class OrderSender:
         notes: list[str],
         *,
         wait: bool = True,
+        order_id: str | None = None,
     ) -> OrderState | None:
         """The exchange's copy of the order; None when it has none.
 
         With ``wait`` a None is final: it waits until the order could no longer appear.
+        ``order_id``: the exchange's id for it, as recorded (where no client id is kept).
         """
         deadline = sent_at + client.settle_s  # the exchange's own window (``venues``)
         delays = backoff(self.tuning.backoff_base_s, self.tuning.backoff_max_s)
@@ -176,7 +193,7 @@ class OrderSender:
         while True:
             asked_at = self.clock.time()
             try:
-                found = await client.find(order.client_order_id, order.symbol, sent_at)
+                found = await client.find(order.client_order_id, order.symbol, sent_at, order_id)
             except TemporaryError as exc:
                 self.circuit.failure(str(exc))
                 failures += 1
@@ -205,7 +222,9 @@ class OrderSender:
         state = order_state(reply)
         with contextlib.suppress(ExchangeError):  # then it is recorded as far as it is known
             if not state.complete:
-                found = await client.find(order.client_order_id, order.symbol, self.clock.time())
+                found = await client.find(
+                    order.client_order_id, order.symbol, self.clock.time(), state.exchange_order_id
+                )
                 if found is not None:
                     reply, state = found, order_state(found)
             if state.filled and state.fee is None:

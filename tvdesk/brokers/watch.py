@@ -140,7 +140,14 @@ class OrderWatch:
         sender = self.broker.sender
         try:
             conclusive = sender.conclusive(client, sent_at)
-            found = await sender.lookup(client, order, sent_at, [], wait=startup and in_doubt)
+            found = await sender.lookup(
+                client,
+                order,
+                sent_at,
+                [],
+                wait=startup and in_doubt,
+                order_id=row["exchange_order_id"],
+            )
         except InDoubt as exc:
             if startup:
                 await self._unresolved(order, str(exc))

@@ -1,23 +1,27 @@
 """``tvdesk status``, ``kill`` and ``resume``: the running engine's control port, signed.
 
-A person gets a few readable lines; ``--json`` prints the engine's reply as it came
-(the shape scripts rely on: DESIGN.md, "Control port").
+Signed with the webhook secret, read as the engine reads it (cli.unlock: the encrypted
+secrets file too). A person gets a few readable lines; ``--json`` prints the engine's reply
+as it came (the shape scripts rely on: DESIGN.md, "Control port").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from tvdesk.cli.common import fail, read_engine_file
+from tvdesk.cli.unlock import open_keystore
 from tvdesk.support import exits
 
 
 def cmd_control(data_dir: Path | None, args: argparse.Namespace) -> int:
-    from tvdesk.config.keystore import Keystore, KeystoreError, service_name
+    from tvdesk.config.keystore import WEBHOOK_SECRET, KeystoreError, service_name
     from tvdesk.config.paths import resolve_paths
+    from tvdesk.config.secret_stores import SecretsFileError
     from tvdesk.door.control import ControlError, call
 
     paths = resolve_paths(data_dir)
@@ -25,8 +29,10 @@ def cmd_control(data_dir: Path | None, args: argparse.Namespace) -> int:
     if not info.get("control_port"):
         return fail(f"no tvdesk is running on {paths.data_dir}", exits.FAILED)
     try:
-        secret = Keystore(service_name(data_dir)).get("webhook_secret")
-    except KeystoreError as exc:
+        service = service_name(data_dir)
+        keystore = open_keystore(service, paths.config_dir, os.environ, needs=[WEBHOOK_SECRET])
+        secret = keystore.get(WEBHOOK_SECRET)
+    except (KeystoreError, SecretsFileError) as exc:
         return fail(str(exc))
     if not secret:
         return fail("no webhook secret to sign with: set TVDESK_WEBHOOK_SECRET")

@@ -4,6 +4,10 @@ The run's flags (port, host, mode, exchange) override settings.toml for this run
 LIVE needs consent at every start: only ``--mode live`` on the command line trades live;
 ``mode = "live"`` in settings.toml alone starts in paper and says why. Live mode is also
 refused loudly, back to paper, when the account cannot be reached.
+
+Secrets come from the OS keyring, or from the encrypted file the window offers where there
+is none, unlocked with ``TVDESK_SECRETS_PASSWORD_FILE`` / ``TVDESK_SECRETS_PASSWORD``
+(cli.unlock: nobody is there to type it); TVDESK_* variables override both.
 """
 
 from __future__ import annotations
@@ -12,15 +16,20 @@ import argparse
 import asyncio
 import gc
 import logging
-import signal
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tvdesk.cli.common import LogOptions, fail
+from tvdesk.cli.unlock import open_keystore
 from tvdesk.support import exits, timing
+from tvdesk.support.platform import current
+
+if TYPE_CHECKING:
+    from tvdesk.config.keystore import Keystore
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +40,11 @@ LIVE_NEEDS_FLAG = (
 
 
 def cmd_run(data_dir: Path | None, args: argparse.Namespace, logs: LogOptions) -> int:
+    from tvdesk.config.keystore import KeystoreError, service_name
     from tvdesk.config.load import SettingsError, load_settings
     from tvdesk.config.paths import resolve_paths
     from tvdesk.config.save import write_default_settings
+    from tvdesk.config.secret_stores import SecretsFileError
 
     paths = resolve_paths(data_dir)
     try:
@@ -45,12 +56,21 @@ def cmd_run(data_dir: Path | None, args: argparse.Namespace, logs: LogOptions) -
         return fail(str(exc))
     except OSError as exc:
         return fail(f"cannot use the data folder {exc.filename}: {exc.strerror}")
+    try:
+        keystore = open_keystore(service_name(data_dir), paths.config_dir, os.environ)
+    except (KeystoreError, SecretsFileError) as exc:
+        return fail(str(exc))
     settings = _apply_overrides(settings, args)
     overrides = _cli_overrides(settings, args)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(
             _run_headless(
-                settings, paths, data_dir, tunnel=not args.no_tunnel, overrides=overrides, logs=logs
+                settings,
+                paths,
+                keystore,
+                tunnel=not args.no_tunnel,
+                overrides=overrides,
+                logs=logs,
             )
         )
 
@@ -60,14 +80,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
 
     A source install without it runs on asyncio's own loop, only slower.
     """
-    if sys.platform != "win32":
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return uvloop.new_event_loop
-    return asyncio.new_event_loop
+    return current().event_loop_factory()
 
 
 def _cli_overrides(settings: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -114,13 +127,13 @@ async def _live_or_paper(engine: Any) -> None:
 async def _run_headless(
     settings: Any,
     paths: Any,
-    data_dir: Path | None,
+    keystore: Keystore,
     *,
     tunnel: bool,
     overrides: dict[str, Any],
     logs: LogOptions,
 ) -> int:
-    from tvdesk.config.keystore import Keystore, KeystoreError, service_name
+    from tvdesk.config.keystore import KeystoreError
     from tvdesk.engine.engine import Engine
     from tvdesk.engine.errors import EngineError
     from tvdesk.notify.notifier import Notifier
@@ -133,7 +146,6 @@ async def _run_headless(
     setup_logging(logs.where(paths.log_file), console=True, level=logs.level)
     bus = EventBus()
     bus.subscribe(EventLogger())
-    keystore = Keystore(service_name(data_dir))
     engine = Engine(
         settings,
         keystore,
@@ -162,13 +174,8 @@ async def _run_headless(
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # Windows: no loop signal handlers
-            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
-    if hasattr(signal, "SIGHUP"):
-        loop.add_signal_handler(signal.SIGHUP, engine.reload_settings)
+    current().on_stop(stop.set, loop)  # Ctrl+C, SIGTERM (Windows: Ctrl+Break too)
+    current().on_reload(engine.reload_settings, loop)  # SIGHUP, where there is one
     timing.mark("engine ready")
     # Everything made so far (modules, the engine) lives as long as the process: keep
     # it out of the collector's way so a full collection never stalls an alert's reply.

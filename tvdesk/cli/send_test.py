@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -17,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from tvdesk.cli.common import fail, read_engine_file
+from tvdesk.cli.unlock import open_keystore
 from tvdesk.support import exits
 
 
 def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
-    from tvdesk.config.keystore import Keystore, KeystoreError, service_name
+    from tvdesk.config.keystore import WEBHOOK_SECRET, KeystoreError, service_name
     from tvdesk.config.paths import local_url, resolve_paths
+    from tvdesk.config.secret_stores import SecretsFileError
     from tvdesk.core.auth import sign_tvdesk
 
     paths = resolve_paths(data_dir)
@@ -54,8 +57,10 @@ def cmd_send_test(data_dir: Path | None, args: argparse.Namespace) -> int:
         if refusal:
             return fail(refusal)
     try:
-        secret = Keystore(service_name(data_dir)).get("webhook_secret")
-    except KeystoreError as exc:
+        service = service_name(data_dir)
+        keystore = open_keystore(service, paths.config_dir, os.environ, needs=[WEBHOOK_SECRET])
+        secret = keystore.get(WEBHOOK_SECRET)
+    except (KeystoreError, SecretsFileError) as exc:
         return fail(str(exc))
     if not secret:
         return fail(

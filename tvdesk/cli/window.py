@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 from tvdesk.cli.common import LogOptions, fail
 from tvdesk.support import timing
+from tvdesk.support.platform import current
 
 
 def cmd_window(data_dir: Path | None, args: argparse.Namespace, logs: LogOptions) -> int:
@@ -38,9 +38,7 @@ def cmd_window(data_dir: Path | None, args: argparse.Namespace, logs: LogOptions
 
 def _no_display() -> str | None:
     """Why the window cannot open here (Linux without a display), before Qt aborts on it."""
-    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
-        return None
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+    if os.environ.get("QT_QPA_PLATFORM") or current().has_display(os.environ):
         return None
     return (
         "no display to open the window on (DISPLAY and WAYLAND_DISPLAY are unset): "

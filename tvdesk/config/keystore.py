@@ -94,19 +94,7 @@ class Keystore:
         return var + "_FILE" if self._env.get(var + "_FILE") else var
 
     def _from_env(self, name: str) -> str | None:
-        # An empty variable must not become an empty (guessable) secret.
-        var = env_var_name(name)
-        value = self._env.get(var) or None
-        path = self._env.get(var + "_FILE") or None
-        if path is None:
-            return value
-        if value is not None:
-            raise KeystoreError(
-                f"{name} is set twice, by {var} and by {var}_FILE: unset one of them."
-            )
-        if name not in self._files:
-            self._files[name] = _read_secret_file(var + "_FILE", Path(path))
-        return self._files[name]
+        return env_secret(name, self._env, self._files)
 
     def get(self, name: str) -> str | None:
         value = self._from_env(name)
@@ -190,8 +178,8 @@ class Keystore:
             usable = False
         if usable:
             return True, ""
-        env = "TVDESK_* environment variables (e.g. TVDESK_WEBHOOK_SECRET)"
-        return False, _no_keyring("secrets cannot be saved", env)
+        every = _no_keyring("secrets cannot be saved", "TVDESK_<NAME>")
+        return False, every + " docs/server.md (Secrets) names each, like TVDESK_WEBHOOK_SECRET."
 
     def ensure_webhook_secret(self) -> str:
         current = self.get(WEBHOOK_SECRET)
@@ -272,6 +260,26 @@ class Keystore:
         new = secrets.token_urlsafe(32)
         self._write(WEBHOOK_SECRET, new, env)
         return new
+
+
+def env_secret(
+    name: str, env: Mapping[str, str], files: dict[str, str] | None = None
+) -> str | None:
+    """``TVDESK_<NAME>``, or the content of the file ``TVDESK_<NAME>_FILE`` names (read once
+    into ``files``); None when neither is set. Also for what is no keystore entry, like the
+    secrets file's password."""
+    # An empty variable must not become an empty (guessable) secret.
+    var = env_var_name(name)
+    value = env.get(var) or None
+    path = env.get(var + "_FILE") or None
+    if path is None:
+        return value
+    if value is not None:
+        raise KeystoreError(f"{name} is set twice, by {var} and by {var}_FILE: unset one of them.")
+    files = {} if files is None else files
+    if name not in files:
+        files[name] = _read_secret_file(var + "_FILE", Path(path))
+    return files[name]
 
 
 def _check_webhook_secret(value: str, fix: str) -> None:

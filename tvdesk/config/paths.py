@@ -11,6 +11,8 @@ from pathlib import Path
 
 import platformdirs
 
+from tvdesk.support import platform
+
 log = logging.getLogger(__name__)
 
 # Files and folders tvdesk writes beside the ones named by Paths: the window's
@@ -58,8 +60,8 @@ class Paths:
         made before with looser modes (an older tvdesk, a copied folder, a umask of 022).
         Returns what was changed, and says so in the log once.
         """
-        if os.name != "posix":
-            return []  # Windows has no mode bits to tighten; its ACLs follow the profile
+        if not platform.current().has_mode_bits():
+            return []  # Windows: its ACLs follow the profile
         changed: list[str] = []
         for path in self._own_paths():
             try:

@@ -11,6 +11,7 @@ are taken out of auto-detection here, before anything asks keyring for its backe
 from __future__ import annotations
 
 import configparser
+from collections.abc import Collection
 from pathlib import Path
 
 import keyring
@@ -68,9 +69,12 @@ class SessionKeyring(keyring.backend.KeyringBackend):
 class EncryptedFileKeyring(SessionKeyring):
     """The encrypted file, decrypted once at unlock (each entry costs a deliberately slow
     key derivation: reading them on the window's loop would freeze it) and written through
-    on every change."""
+    on every change. ``only``: decrypt just these names (a one-shot command such as
+    ``tvdesk kill`` reads one secret; each entry costs about a second)."""
 
-    def __init__(self, ring: cryptfile.CryptFileKeyring) -> None:
+    def __init__(
+        self, ring: cryptfile.CryptFileKeyring, only: Collection[str] | None = None
+    ) -> None:
         super().__init__()
         self._ring = ring
         config = configparser.RawConfigParser()
@@ -81,6 +85,8 @@ class EncryptedFileKeyring(SessionKeyring):
                 continue
             for option in config.options(section):
                 name = unescape(option)
+                if only is not None and name not in only:
+                    continue
                 value = ring.get_password(service, name)
                 if value is not None:
                     self._entries[(service, name)] = value
@@ -100,8 +106,11 @@ for _backend in (SessionKeyring, EncryptedFileKeyring):
     keyring.backend.KeyringBackend._classes.discard(_backend)
 
 
-def unlock_encrypted_file(path: Path, password: str) -> EncryptedFileKeyring:
-    """Open the secrets file at ``path`` (made, owner-only, when it does not exist yet).
+def unlock_encrypted_file(
+    path: Path, password: str, only: Collection[str] | None = None
+) -> EncryptedFileKeyring:
+    """Open the secrets file at ``path`` (made, owner-only, when it does not exist yet);
+    ``only``: decrypt just the secrets of these names.
 
     Slow on purpose (the key derivation): call it off the window's loop.
     """
@@ -111,7 +120,7 @@ def unlock_encrypted_file(path: Path, password: str) -> EncryptedFileKeyring:
     ring.file_path = str(path)  # the library makes it owner-only (0600)
     try:
         ring.keyring_key = password
-        return EncryptedFileKeyring(ring)
+        return EncryptedFileKeyring(ring, only)
     except ValueError:  # the library's "Incorrect Password" and "MAC check failed"
         raise WrongPassword(
             f"Wrong password for the secrets file {path}. Type it again; if it is lost, "

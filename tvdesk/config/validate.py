@@ -46,6 +46,9 @@ _EXCHANGE_ID_RE = re.compile(r"[a-z][a-z0-9_]*")
 # [notify]: a Telegram chat id (a number, negative for groups) or @channel; an ntfy topic.
 _TELEGRAM_CHAT_RE = re.compile(r"-?[0-9]+|@[A-Za-z][A-Za-z0-9_]{3,}")
 _NTFY_TOPIC_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# [tunnel] domain: a host name (an ngrok static domain), labels of letters, digits and -.
+_DOMAIN_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_DOMAIN_RE = re.compile(rf"(?:{_DOMAIN_LABEL}\.)+[a-z]{{2,63}}")
 _SECRET_WORDS = ("secret", "token", "password", "passphrase", "apikey", "api_key")
 # Currency codes are data, not setting names: a coin may well be called TOKEN.
 _SECRET_SCAN_SKIP = {("paper", "balances")}
@@ -103,6 +106,8 @@ def _check(rule: str, value: Any) -> None:
         raise _Bad('must be empty, your chat id (a number like "123456789") or "@channelname"')
     if rule == "notify.ntfy_topic" and value and not _NTFY_TOPIC_RE.fullmatch(value):
         raise _Bad("must be empty or a topic of up to 64 letters, digits, - and _")
+    if rule == "tunnel.domain" and (problem := domain_problem(value)):
+        raise _Bad(problem)
     if rule == "auth.tradingview_ips":
         try:
             ipaddress.ip_address(value)
@@ -121,6 +126,34 @@ def _check(rule: str, value: Any) -> None:
         if value < low:
             hint = " (0 means no limit)" if rule.startswith("risk.") else ""
             raise _Bad(f"must be {low} or more, not {value}{hint}")
+
+
+def normalise_domain(value: str) -> str:
+    """A pasted domain as ngrok wants it: no scheme, no trailing slash, lower case."""
+    value = value.strip()
+    for scheme in ("https://", "http://"):
+        if value.lower().startswith(scheme):
+            value = value[len(scheme) :]
+    return value.rstrip("/").lower()
+
+
+def domain_problem(value: str) -> str | None:
+    """What is wrong with ``value`` as the [tunnel] domain, or None (empty: no fixed domain)."""
+    domain = normalise_domain(value)
+    if not domain or _DOMAIN_RE.fullmatch(domain):
+        return None
+    if "/" in domain or "?" in domain or "#" in domain:
+        why = "holds a path: keep only the host name"
+    elif ":" in domain:
+        why = "holds a port: ngrok domains have none"
+    elif " " in domain:
+        why = "holds a space"
+    else:
+        why = "is not a host name"
+    return (
+        f'must be empty or your ngrok domain, like "name-word-1234.ngrok-free.app", but '
+        f'"{value.strip()}" {why}. Copy it from the Domains page of your ngrok dashboard'
+    )
 
 
 def _check_proxy_network(value: str) -> None:

@@ -49,7 +49,9 @@ async def decide_steps(
         return Decision("rejected", halted.reason)
 
     try:
-        mapping = await map_symbol(alert, settings, internal, broker)
+        # Routing to the alert's chain found it already (the same settings and broker).
+        mapping = job.routed(settings, broker)
+        mapping = mapping or await map_symbol(alert, settings, internal, broker)
     except Unmapped as exc:
         trail.add("map", False, str(exc))
         return Decision("rejected", str(exc))
@@ -96,12 +98,9 @@ async def decide_steps(
         limits = replace(limits, max_notional=Decimal(0), max_position_notional=Decimal(0))
         trail.add("risk", True, "test alert without a price: notional limits not checked")
     now = clock.time()
-    verdict = check(
-        OrderIntent(mapping.symbol, mapping.quote, sizing.side, qty, value, alert.confidence),
-        limits,
-        counters.risk_state(mapping.symbol, holdings.position_qty, now, broker.mode),
-        now,
-    )
+    intent = OrderIntent(mapping.symbol, mapping.quote, sizing.side, qty, value, alert.confidence)
+    state = counters.risk_state(mapping.symbol, holdings.position_qty, now, broker.mode)
+    verdict = check(intent, limits, state, now)
     if not verdict.ok:
         trail.add("risk", False, verdict.reason)
         return Decision("rejected", verdict.reason)
@@ -120,7 +119,15 @@ async def decide_steps(
     except PerpRefused as exc:
         trail.add("risk", False, str(exc))
         return Decision("rejected", str(exc))
-    if terms.reduce_only or terms.leverage is not None or terms.margin_mode:
+    if terms.closes:
+        # Two orders: the limits on order counts see the opening one placed after the
+        # closing one (the sizes were checked above as the one trade they are).
+        verdict = check(intent, limits, replace(state, orders_at=(*state.orders_at, now)), now)
+        if not verdict.ok:
+            reason = f"{verdict.reason} (a reversal places two orders)"
+            trail.add("risk", False, reason)
+            return Decision("rejected", reason)
+    if terms.reduce_only or terms.closes or terms.leverage is not None or terms.margin_mode:
         trail.add("risk", True, terms.describe())
 
     if alert.test:
@@ -140,12 +147,13 @@ async def decide_steps(
         reduce_only=terms.reduce_only,
         leverage=terms.leverage,
         margin_mode=terms.margin_mode,
+        closes=terms.closes,
     )
     # Decided: the order holds its place in the limits while it is sent (engine.submits).
     funds = funds_for(
         mapping,
         sizing.side,
-        qty,
+        qty - terms.closes,  # a reversal's closing order holds no margin
         value,
         holdings.buy_cost,
         leverage=terms.leverage,

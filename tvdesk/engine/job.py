@@ -9,6 +9,7 @@ from typing import Any
 
 from tvdesk.brokers.base import Broker, Execution
 from tvdesk.core.alert.fields import Alert, alert_from_dict
+from tvdesk.core.symbols import Mapping
 
 # The origin of the alerts the kill switch's flatten makes: they pass the kill switch and
 # every risk limit, and trade the position's own market. Only the engine writes an origin
@@ -31,12 +32,29 @@ class Job:
     mode: str | None = None  # the engine's mode when it was accepted (None: before v2)
     origin: str | None = None  # ORIGIN_FLATTEN, or None for every alert a request brought
     _parsed: Alert | None = field(default=None, repr=False, compare=False)
+    # The market found when the alert was routed to its chain, with what it was found by.
+    _routed: tuple[object, object, Mapping] | None = field(default=None, repr=False, compare=False)
 
     def parsed(self) -> Alert:
         """The alert's fields as an ``Alert``, built once (routing and deciding both read it)."""
         if self._parsed is None:
             self._parsed = alert_from_dict(self.alert)
         return self._parsed
+
+    def route(self, settings: object, broker: object, mapping: Mapping) -> None:
+        """Keep the market routing found with ``settings`` and ``broker``, for deciding."""
+        self._routed = (settings, broker, mapping)
+
+    def routed(self, settings: object, broker: object) -> Mapping | None:
+        """The market routing found, if with these very settings and broker; else None.
+
+        Deciding maps the symbol again only when the settings were replaced (a reload) or
+        the broker changed since: the order then goes where its chain goes.
+        """
+        if self._routed is None:
+            return None
+        was_settings, was_broker, mapping = self._routed
+        return mapping if was_settings is settings and was_broker is broker else None
 
 
 @dataclass

@@ -108,11 +108,20 @@ class EngineQueries:
             if row["leverage"] is not None and mode == "paper":
                 perp = PerpPosition(row["qty"], row["avg_price"], row["leverage"], row["margin"])
                 row["liquidation"] = perp.liquidation()
-            row["contracts"] = None  # paper knows no contract size offline: coins only
+            row["contracts"] = await self._contracts(row) if mode == "paper" else None
         if mode == "live" and self.live is not None:
             await self.live.exchange_positions.fresh()  # read here only before the broker runs
             self.live.exchange_positions.merge(rows)
         return rows
+
+    async def _contracts(self, row: dict[str, Any]) -> Decimal | None:
+        """A paper perpetual's size in contracts, when paper knows the contract size."""
+        if row["leverage"] is None or not row["qty"]:
+            return None
+        base, quote = split_symbol(row["symbol"])
+        market = MarketMapping(row["exchange"], row["symbol"], base, quote, Decimal(1), "exact")
+        size = await self.paper.contract_size(market)
+        return row["qty"] / size if size else None
 
     async def _mark(self, row: dict[str, Any]) -> Decimal | None:
         base, quote = split_symbol(row["symbol"])

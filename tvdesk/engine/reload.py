@@ -79,6 +79,8 @@ class SettingsSync:
         # What the file itself last said about the kill switch: only the file going from
         # on to off lifts it; a file that never said "on" (its save failed) does not.
         self._file_kill_switch = current().risk.kill_switch
+        # Why the file on disk was last refused (None: it loaded), for the window to show.
+        self.problem: str | None = None
 
     def hold(self, dotted: str, value: Any) -> None:
         """Run with ``value`` for ``dotted`` while the file keeps its own, until release()."""
@@ -112,6 +114,7 @@ class SettingsSync:
                 to_save = _set(to_save, path, _get(on_file, path))
         save_settings(to_save, self.path)
         self._mtime = self._stat()
+        self.problem = None  # what was just written loads again
         self._file_kill_switch = to_save.risk.kill_switch
 
     def poll(self) -> list[str]:
@@ -131,7 +134,9 @@ class SettingsSync:
             on_file = apply_overrides(load_settings(self.path), self.overrides)
         except SettingsError as exc:
             log.error("settings.toml not reloaded, the previous settings stay: %s", exc)
+            self.problem = str(exc)
             return []
+        self.problem = None
         current = self._current()
         pinned = {name: getattr(current, name) for name in _NOT_LIVE}
         needs_restart = [

@@ -31,10 +31,12 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from tvdesk import __version__
+from tvdesk.support.platform import current
 
 TIMEOUT_S = 20.0
-# The keyring backend each OS's trader relies on, by its entry-point name.
-NATIVE_KEYRING = {"linux": "SecretService", "win32": "Windows", "darwin": "macOS"}
+# The keyring backend each OS's trader relies on (by the platform module's name for the
+# OS), as keyring's entry point names it.
+NATIVE_KEYRING = {"linux": "SecretService", "windows": "Windows", "macos": "macOS"}
 
 T = TypeVar("T")
 
@@ -106,8 +108,7 @@ def _check_keyring() -> str:
     import keyring.backend
 
     registered = {ep.name: ep for ep in entry_points(group="keyring.backends")}
-    platform = "linux" if sys.platform.startswith("linux") else sys.platform
-    native = NATIVE_KEYRING.get(platform)
+    native = NATIVE_KEYRING.get(current().name)
     if native is not None:
         if native not in registered:
             raise SelfTestFailed(

@@ -22,10 +22,13 @@ from collections import deque
 from collections.abc import Callable
 
 from tvdesk.brokers.base import Broker, Unavailable
+from tvdesk.brokers.paper import PaperBroker
 from tvdesk.brokers.paper_store import seed_balances
 from tvdesk.config.schema import Settings
+from tvdesk.core.alert.fields import Alert
 from tvdesk.core.clock import Clock
 from tvdesk.core.events import AlertDecided, OrderFilled
+from tvdesk.core.symbols import Mapping
 from tvdesk.engine.counters import RiskCounters, quote_of
 from tvdesk.engine.decide import decide_steps, map_symbol
 from tvdesk.engine.job import ORIGIN_FLATTEN, Decision, Job, Trail
@@ -42,6 +45,7 @@ RETRY_DELAY_S = 1.0
 # How long stop() lets the alerts in flight finish: with the rest of a shutdown it must
 # stay inside DESIGN's 10 s (a live request alone may take that long, retries more).
 STOP_GRACE_S = 5.0
+MAX_ROUTES = 4096  # symbols remembered (paper) before the memo starts afresh
 
 
 class Worker:
@@ -70,6 +74,9 @@ class Worker:
         self.chains = MarketChains(self._take, lambda job: self._queued.discard(job.alert_id))
         # One decision at a time, across every market: what it reserves, the next one sees.
         self._deciding = asyncio.Lock()
+        # Paper's symbol -> market, for the settings and broker they were found with.
+        self._routes: dict[tuple[str, str | None, bool], Mapping] = {}
+        self._routes_by: tuple[Settings, Broker] | None = None
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -185,9 +192,29 @@ class Worker:
             broker = await self._broker(settings.mode)
             alert = job.parsed()
             internal = job.origin == ORIGIN_FLATTEN
-            return market_of(broker.mode, await map_symbol(alert, settings, internal, broker))
+            mapping = await self._map(alert, settings, internal, broker)
+            job.route(settings, broker, mapping)  # deciding takes it as it is
+            return market_of(broker.mode, mapping)
         except Exception:  # unmapped, or the exchange not ready: deciding says why
             return NO_MARKET
+
+    async def _map(
+        self, alert: Alert, settings: Settings, internal: bool, broker: Broker
+    ) -> Mapping:
+        """``map_symbol``, remembered for the paper broker: it has no list of markets, so
+        there a symbol maps by the settings alone, the same way until they are replaced."""
+        if not isinstance(broker, PaperBroker):
+            return await map_symbol(alert, settings, internal, broker)
+        by = self._routes_by
+        if by is None or by[0] is not settings or by[1] is not broker:
+            self._routes, self._routes_by = {}, (settings, broker)
+        elif len(self._routes) > MAX_ROUTES:
+            self._routes = {}
+        key = (alert.symbol, alert.exchange, internal)
+        mapping = self._routes.get(key)
+        if mapping is None:
+            mapping = self._routes[key] = await map_symbol(alert, settings, internal, broker)
+        return mapping
 
     async def _take(self, job: Job) -> None:
         """One alert from its decision to its recorded outcome (a step of its chain)."""

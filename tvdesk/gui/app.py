@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from tvdesk.support import exits
 from tvdesk.support.bus import EventBus
 from tvdesk.support.clock import SystemClock
 from tvdesk.support.logs import EventLogger, setup_logging, stop_logging
+from tvdesk.support.platform import current
 
 THREADED_ENGINE = False  # the engine on the Qt loop; see the module docstring
 OnShown = Callable[[MainWindow], Awaitable[None]]
@@ -160,6 +160,7 @@ async def _main(options: GuiOptions, on_shown: OnShown | None) -> int:
             overrides=options.overrides(),
             threaded=options.threaded_engine,
         )
+        window.log_file = options.log_file or paths.log_file
         # Fed by the handle's signal: events arrive on this (the window's) thread, where
         # the notifier sends them, whichever loop the engine runs on.
         handle = window.handle
@@ -194,8 +195,7 @@ async def _main(options: GuiOptions, on_shown: OnShown | None) -> int:
 
 def _quit_on_signals(window: MainWindow) -> None:
     """Ctrl+C / SIGTERM quit cleanly (drain, stop); a timer lets Python see the signal."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: spawn(window.quit()))
+    current().on_stop(lambda: spawn(window.quit()))
     window.signal_timer = QTimer(window, interval=250)
     window.signal_timer.timeout.connect(lambda: None)
     window.signal_timer.start()

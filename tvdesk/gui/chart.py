@@ -1,4 +1,6 @@
-"""A small line chart of realised P&L over time, painted with QPainter (no web engine)."""
+"""A small line chart of P&L over time, painted with QPainter (no web engine): realised P&L
+after each fill (net of fees), and from its last point a dashed step to now that adds the
+open positions' unrealised P&L at the mark."""
 
 from __future__ import annotations
 
@@ -13,20 +15,42 @@ UP, DOWN = QColor("#2ea043"), QColor("#da3633")
 
 
 class PnlChart(QWidget):
+    NO_FILLS = "No fills yet: P&L appears here after the first fill."
+
     def __init__(self) -> None:
         super().__init__()
-        self.points: list[tuple[float, float]] = []
+        self.points: list[tuple[float, float]] = []  # (at, realised P&L after that fill)
+        self.total: tuple[float, float] | None = None  # (now, realised + unrealised)
+        self.message: str | None = self.NO_FILLS  # what the chart says instead of a line
         self.setMinimumHeight(160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setAccessibleName("Realised P&L over time")
+        self.setAccessibleName("P&L over time")
 
     def sizeHint(self) -> QSize:
         return QSize(480, 220)
 
-    def set_series(self, series: list[tuple[float, Decimal]]) -> None:
+    def set_series(
+        self,
+        series: list[tuple[float, Decimal]],
+        unrealised: Decimal | None = None,
+        now: float | None = None,
+    ) -> None:
+        """Realised P&L after each fill; ``unrealised``: the open positions' at the mark."""
         self.points = [(at, float(value)) for at, value in series]
+        self.total = None
+        self.message = None if self.points else self.NO_FILLS
         if self.points:
-            self.setToolTip(f"Realised P&L now: {self.points[-1][1]:,.2f}")
+            realised = self.points[-1][1]
+            end = max(now if now is not None else time.time(), self.points[-1][0])
+            tip = f"Realised P&L now: {realised:,.2f}"
+            if unrealised is not None:
+                self.total = (end, realised + float(unrealised))
+                tip += f" · with unrealised at the mark: {self.total[1]:,.2f}"
+            elif len(self.points) == 1:  # one fill: a level line up to now
+                self.points.append((end, realised))
+            self.setToolTip(tip)
+        else:
+            self.setToolTip("")
         self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -41,12 +65,13 @@ class PnlChart(QWidget):
         painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
         painter.drawRect(plot)
         painter.setPen(text)
-        if len(self.points) < 2:
-            message = "No fills yet: realised P&L appears here after the first closing trade."
-            painter.drawText(plot, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, message)
+        if self.message is not None:
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            painter.drawText(plot, flags, self.message)
             return
-        t0, t1 = self.points[0][0], self.points[-1][0]
-        values = [v for _, v in self.points] + [0.0]
+        ends = [*self.points, *([self.total] if self.total else [])]
+        t0, t1 = ends[0][0], ends[-1][0]
+        values = [v for _, v in ends] + [0.0]
         low, high = min(values), max(values)
         if high - low < 1e-9:
             low, high = low - 1, high + 1
@@ -65,6 +90,12 @@ class PnlChart(QWidget):
             path.lineTo(at(t, v))
         painter.setPen(QPen(UP if self.points[-1][1] >= 0 else DOWN, 2))
         painter.drawPath(path)
+        if self.total is not None:  # now, with the open positions' unrealised P&L
+            last, total = self.points[-1], self.total
+            colour = UP if total[1] >= 0 else DOWN
+            painter.setPen(QPen(colour, 2, Qt.PenStyle.DashLine))
+            painter.drawLine(at(*last), at(total[0], last[1]))
+            painter.drawLine(at(total[0], last[1]), at(*total))
         painter.setPen(text)
         for value in (high, low):
             y = at(t0, value).y() + metrics.ascent() / 2

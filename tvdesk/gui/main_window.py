@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QLabel,
@@ -25,6 +25,7 @@ from tvdesk.gui.aio import ask, spawn
 from tvdesk.gui.awake import KeepAwake
 from tvdesk.gui.bridge import Bridge
 from tvdesk.gui.handle import EngineHandle
+from tvdesk.gui.menus import MenuActions, build_menus
 from tvdesk.gui.panels.connect import NGROK_TOKEN, ConnectPanel
 from tvdesk.gui.panels.log import LogPanel
 from tvdesk.gui.panels.mode import ModeSwitch
@@ -70,7 +71,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(objectName="panels")
         for panel, title in (
             (self.connect_panel, "&Connect"),
-            (self.log_panel, "L&og"),
+            (self.log_panel, "Lo&g"),
             (self.positions_panel, "&Positions"),
             (self.symbols_panel, "&Symbols"),
             (self.risk_panel, "&Risk"),
@@ -85,17 +86,23 @@ class MainWindow(QMainWindow):
 
         self.banner = QLabel(objectName="banner", wordWrap=True)
         self.banner.hide()
+        # settings.toml broken while running: said until the file loads again.
+        self.settings_banner = QLabel(objectName="settingsBanner", wordWrap=True)
+        self.settings_banner.setStyleSheet(BANNER.format(bg="#9a6700"))
+        self.settings_banner.hide()
         self.progress_text = QLabel("Starting…", objectName="startupProgress")
         self.progress = QProgressBar(maximum=0, maximumHeight=6, textVisible=False)
         central = QWidget()
         layout = QVBoxLayout(central)
-        for widget in (self.banner, self.progress_text, self.progress):
+        for widget in (self.banner, self.settings_banner, self.progress_text, self.progress):
             layout.addWidget(widget)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
         self.status = StatusBar(handle)
+        self.status.settings_problem.connect(self.show_settings_problem)
         self.setStatusBar(self.status)
+        self.log_file = handle.paths.log_file  # app.py sets --log-file's
         self.mode_switch = ModeSwitch(handle)
         self.mode_switch.changed.connect(self._mode_changed)
         toolbar = QToolBar("Mode", objectName="modeBar", movable=False)
@@ -105,7 +112,18 @@ class MainWindow(QMainWindow):
         self.tray.show_requested.connect(self.bring_to_front)
         self.tray.kill_requested.connect(lambda: spawn(self.kill_now()))
         self.tray.quit_requested.connect(lambda: spawn(self.quit()))
-        self._menus()
+        self.kill_action = build_menus(
+            self,
+            MenuActions(
+                export_csv=self.log_panel.export_csv,
+                quit=self.quit,
+                kill_now=self.kill_now,
+                set_pref=self.set_pref,
+                prefs=self.prefs,
+                paths=handle.paths,
+                log_file=lambda: self.log_file,
+            ),
+        )
         for listener in (self, self.status, self.connect_panel, self.symbols_panel):
             self.bridge.register(listener)
         for listener in (self.risk_panel, self.secrets_panel, self.positions_panel, self.tray):
@@ -114,29 +132,6 @@ class MainWindow(QMainWindow):
         self.bridge.flushed.connect(self.tray.flush)
         self._mode_changed(handle.settings().mode)
 
-    def _menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        export = QAction("&Export log as CSV…", self, triggered=self.log_panel.export_csv)
-        quit_action = QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(lambda: spawn(self.quit()))
-        file_menu.addActions([export, quit_action])
-        trading = self.menuBar().addMenu("&Trading")
-        # From any tab, at once: the emergency stop is never five clicks away.
-        self.kill_action = QAction(
-            "&Kill switch: refuse every new order", self, shortcut=QKeySequence("Ctrl+Shift+K")
-        )
-        self.kill_action.triggered.connect(lambda: spawn(self.kill_now()))
-        trading.addAction(self.kill_action)
-        options = self.menuBar().addMenu("&Options")
-        for label, name in (
-            ("Start &minimised", "start_minimised"),
-            ("Keep the computer &awake while running", "keep_awake"),
-            ("Desktop &notifications", "notifications"),
-        ):
-            action = QAction(label, self, checkable=True, checked=getattr(self.prefs, name))
-            action.toggled.connect(lambda on, name=name: self._set_pref(name, on))
-            options.addAction(action)
-
     async def kill_now(self) -> None:
         """The kill switch on (resuming stays on the Risk tab, where the limits are)."""
         if not self.handle.running or self.handle.settings().risk.kill_switch:
@@ -144,7 +139,7 @@ class MainWindow(QMainWindow):
         await self.handle.call(lambda e: e.set_kill_switch(True, "kill switch (window)"))
         self.risk_panel.show_kill(True)
 
-    def _set_pref(self, name: str, on: bool) -> None:
+    def set_pref(self, name: str, on: bool) -> None:
         setattr(self.prefs, name, on)
         if name == "keep_awake":
             self._apply_keep_awake()
@@ -219,6 +214,14 @@ class MainWindow(QMainWindow):
         self.banner.setText(text)
         self.banner.setStyleSheet(BANNER.format(bg=colour))
         self.banner.show()
+
+    def show_settings_problem(self, problem: str) -> None:
+        self.settings_banner.setText(
+            "settings.toml has a problem, so tvdesk keeps trading with the settings it had "
+            f"(fix the file and save it; this note goes away): {problem}"
+        )
+        self.settings_banner.setToolTip(problem)
+        self.settings_banner.setVisible(bool(problem))
 
     def _tray_state(self) -> None:
         settings = self.handle.settings()

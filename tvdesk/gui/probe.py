@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
-import sys
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 from tvdesk.engine.selftest import SelfTestFailed
+from tvdesk.support.platform import current
 
 T = TypeVar("T")
 DISPLAY_HELP = "the window needs it (tvdesk --headless does not); see packaging/README.md"
@@ -63,16 +63,17 @@ class QtProbe:
 
 def _check_display_plugin() -> None:
     """On a Linux desktop, the X11 platform plugin must load: it needs system libraries."""
-    if not sys.platform.startswith("linux"):
+    plugin = current().qt_display_plugin()
+    if plugin is None:
         return
-    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if not current().has_display(os.environ):
         return  # no display to open a window on: nothing more to prove here
     import ctypes
 
     from PySide6.QtCore import QLibraryInfo
 
     plugins = Path(QLibraryInfo.path(QLibraryInfo.LibraryPath.PluginsPath))
-    xcb = plugins / "platforms" / "libqxcb.so"
+    xcb = plugins / "platforms" / plugin
     if not xcb.is_file():
         raise SelfTestFailed(f"the X11 platform plugin is missing ({xcb}); {DISPLAY_HELP}")
     try:

@@ -1,12 +1,17 @@
-"""The always-visible status bar: listener, tunnel, mode, exchange, queue, last alert."""
+"""The always-visible status bar: listener, tunnel, mode, exchange, queue, last alert.
+
+Its text is never cut: on a narrow window a label is elided ("Tunnel: up https://na…") and
+its tooltip holds the whole text; the PAPER/LIVE and kill switch badges never shrink.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QLabel, QStatusBar
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStatusBar
 from qasync import asyncSlot
 
 from tvdesk.core.events import (
@@ -30,19 +35,74 @@ def mode_badge_style(mode: str) -> str:
     return BADGE.format(bg="#da3633" if mode == "live" else "#57606a")
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that shrinks to "…" rather than being cut; the tooltip has it all.
+
+    ``text()`` stays the whole text; ``set_detail`` adds a line under it in the tooltip.
+    """
+
+    MIN_WIDTH = 48
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self._detail = ""
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._tip()
+
+    def set_detail(self, detail: str) -> None:
+        self._detail = detail
+        self._tip()
+
+    def _tip(self) -> None:
+        text = self.text()
+        self.setToolTip(
+            f"{text}\n{self._detail}" if self._detail and self._detail != text else text
+        )
+
+    def shown_text(self) -> str:
+        """What the label paints at its current width."""
+        return self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width()
+        )
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), self.MIN_WIDTH), hint.height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.drawText(self.contentsRect(), int(self.alignment()), self.shown_text())
+
+
 class StatusBar(QStatusBar):
+    settings_problem = Signal(str)  # why settings.toml on disk is refused; "" once it loads
+
     def __init__(self, handle: EngineHandle) -> None:
         super().__init__()
         self.handle = handle
-        self.listener = QLabel("Listener: starting…")
-        self.tunnel = QLabel("Tunnel: –")
+        self.problem = ""
+        # Temporary messages in a label of ours, elided like the rest (QStatusBar's own
+        # would be cut where the permanent labels begin).
+        self.message = ElidedLabel()
+        self.message.setObjectName("status_message")
+        self._message_timer = QTimer(self, singleShot=True)
+        self._message_timer.timeout.connect(self.clearMessage)
+        self.addWidget(self.message, 1)
+        self.listener = ElidedLabel("Listener: starting…")
+        self.tunnel = ElidedLabel("Tunnel: –")
         self.mode = QLabel("PAPER")
         self.kill = QLabel("KILL SWITCH ON")
         self.kill.setStyleSheet(mode_badge_style("live"))
         self.kill.hide()
-        self.exchange = QLabel("Exchange: –")
+        for badge in (self.mode, self.kill):
+            badge.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        self.exchange = ElidedLabel("Exchange: –")
         self.queue = QLabel("Queue: 0")
-        self.last_alert = QLabel("No alerts yet")
+        self.last_alert = ElidedLabel("No alerts yet")
         for name, label in (
             ("listener", self.listener),
             ("tunnel", self.tunnel),
@@ -85,7 +145,7 @@ class StatusBar(QStatusBar):
         circuit = status.get("circuit") or {}
         if status["mode"] != "live" and connection["state"] == "off":
             self.exchange.setText(f"Exchange: {name} · paper, not connected")
-            self.exchange.setToolTip("Paper mode needs no exchange connection.")
+            self.exchange.set_detail("Paper mode needs no exchange connection.")
             return
         text = f"Exchange: {name} {connection['state']}"
         if connection.get("markets"):
@@ -93,14 +153,14 @@ class StatusBar(QStatusBar):
         if circuit.get("state") == "open":
             text += " · circuit OPEN"
         self.exchange.setText(text)
-        self.exchange.setToolTip(circuit.get("reason") or connection.get("error") or "")
+        self.exchange.set_detail(circuit.get("reason") or connection.get("error") or "")
 
     def show_tunnel(self, tunnel: dict[str, Any]) -> None:
         state = tunnel["state"]
         url = tunnel.get("public_url")
         text = f"Tunnel: {state}" + (f" {url}" if url else "")
         self.tunnel.setText(text)
-        self.tunnel.setToolTip(tunnel.get("error") or url or "")
+        self.tunnel.set_detail(tunnel.get("error") or "")
 
     @asyncSlot()
     async def poll(self) -> None:
@@ -108,9 +168,32 @@ class StatusBar(QStatusBar):
             return
         self._polling = True
         try:
-            self.show_status(await self.handle.call(lambda engine: engine.status()))
+            status, problem = await self.handle.call(_status_and_problem)
+            self.show_status(status)
+            self.show_problem(problem or "")
         finally:
             self._polling = False
+
+    def show_problem(self, problem: str) -> None:
+        if problem != self.problem:
+            self.problem = problem
+            self.settings_problem.emit(problem)
+
+    # -- temporary messages (QStatusBar's API, shown in an elided label) -----------
+
+    def showMessage(self, text: str, timeout: int = 0) -> None:
+        self.message.setText(text)
+        if timeout > 0:
+            self._message_timer.start(timeout)
+        else:
+            self._message_timer.stop()
+
+    def clearMessage(self) -> None:
+        self._message_timer.stop()
+        self.message.setText("")
+
+    def currentMessage(self) -> str:
+        return self.message.text()
 
     # -- engine events -----------------------------------------------------------
 
@@ -140,3 +223,7 @@ class StatusBar(QStatusBar):
 
     def _last(self, at: float) -> None:
         self.last_alert.setText("Last alert: " + time.strftime("%H:%M:%S", time.localtime(at)))
+
+
+async def _status_and_problem(engine: Any) -> tuple[dict[str, Any], str | None]:
+    return await engine.status(), engine.settings_sync.problem

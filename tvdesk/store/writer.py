@@ -49,12 +49,20 @@ class WriteOp:
 
 
 class Writer:
-    """The writer thread and its queue; :meth:`submit` hands it an operation."""
+    """The writer thread and its queue; :meth:`submit` hands it an operation.
+
+    An event loop's operations are handed over once per turn of the loop (``submit``
+    called on the loop thread queues them in a list that a callback hands over whole), so
+    the thread is woken once for all the alerts a turn received, not once for each: a
+    thread wake-up costs more than most of the Python an alert needs.
+    """
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[WriteOp | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[WriteOp | list[WriteOp] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._synced = True  # the connection's synchronous mode is FULL
+        # Operations of the loop's current turn, not yet handed over, per loop.
+        self._turn: dict[asyncio.AbstractEventLoop, list[WriteOp]] = {}
 
     def start(self, conn: sqlite3.Connection) -> None:
         """Start the thread; from now on it owns ``conn`` and closes it on :meth:`stop`."""
@@ -67,38 +75,72 @@ class Writer:
         """Finish every queued write, then checkpoint and close."""
         if self._thread is None:
             return
+        for loop in list(self._turn):
+            self._hand_over(loop)
         self._queue.put(None)
         self._thread.join()
         self._thread = None
 
     def submit(self, op: WriteOp) -> None:
-        self._queue.put(op)
+        """Queue ``op``: at the end of this turn of the running loop, or now off any loop.
+
+        A caller that blocks until the commit (a ``concurrent.futures`` future) is handed
+        over at once: its loop, if it has one, cannot turn while it waits.
+        """
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or isinstance(op.future, concurrent.futures.Future):
+            self._queue.put(op)
+            return
+        turn = self._turn.get(loop)
+        if turn is None:
+            self._turn[loop] = [op]
+            loop.call_soon(self._hand_over, loop)
+        else:
+            turn.append(op)
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        turn = self._turn.pop(loop, None)
+        if turn:
+            self._queue.put(turn[0] if len(turn) == 1 else turn)
 
     def _run(self, conn: sqlite3.Connection) -> None:
         stopping = False
+        carry: list[WriteOp] = []  # taken from the queue past MAX_BATCH: the next batch's
         while not stopping:
-            first = self._queue.get()
-            batch: list[WriteOp] = []
-            if first is None:
-                stopping = True
-            else:
-                batch.append(first)
-            while len(batch) < MAX_BATCH:
+            batch, carry = carry, []
+            if not batch:
+                stopping = self._take(self._queue.get(), batch)
+            while len(batch) < MAX_BATCH and not stopping:
                 try:
-                    op = self._queue.get_nowait()
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if op is None:
-                    stopping = True
-                    continue
-                batch.append(op)
+                stopping = self._take(item, batch)
+            if len(batch) > MAX_BATCH:
+                batch, carry = batch[:MAX_BATCH], batch[MAX_BATCH:]
             if batch:
                 self._commit_batch(conn, batch)
+            if stopping and carry:
+                self._commit_batch(conn, carry)
         try:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error:
             log.warning("journal checkpoint at close failed", exc_info=True)
         conn.close()
+
+    @staticmethod
+    def _take(item: WriteOp | list[WriteOp] | None, batch: list[WriteOp]) -> bool:
+        """Add a queued item to ``batch``; True when it is the stop mark."""
+        if item is None:
+            return True
+        if isinstance(item, list):
+            batch.extend(item)
+        else:
+            batch.append(item)
+        return False
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[WriteOp]) -> None:
         results: list[tuple[WriteOp, bool, Any]] = []

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from tvdesk.core.events import Event
 from tvdesk.core.network import network_of
+from tvdesk.support.platform import current
 from tvdesk.support.repeats import RepeatFilter
 
 _listener: logging.handlers.QueueListener | None = None
@@ -58,7 +59,7 @@ class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
     """
 
     def _open(self) -> Any:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | current().binary_flag()
         fd = os.open(self.baseFilename, flags, 0o600)
         status = os.fstat(fd)
         self._size = status.st_size

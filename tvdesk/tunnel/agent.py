@@ -31,6 +31,7 @@ from pyngrok import installer, ngrok, process
 from pyngrok.conf import PyngrokConfig
 from pyngrok.log import NgrokLog
 
+from tvdesk.support.platform import current
 from tvdesk.tunnel.explain import redact
 from tvdesk.tunnel.guard import GUARD_CODE, GUARD_FLAG
 
@@ -57,8 +58,9 @@ def make_config(
         # Ours decides (see the manager); pyngrok's only counts between output lines.
         startup_timeout=round(startup_s) + 5,
         request_timeout=request_s,
-        # Ctrl-C in a terminal reaches tvdesk, which ends the agent itself, in order.
-        start_new_session=True,
+        # Ctrl-C in a terminal reaches tvdesk, which ends the agent itself, in order (a
+        # POSIX session; pyngrok offers no Windows process group).
+        start_new_session="start_new_session" in current().detached(),
     )
     config.auth_token = None  # never on the command line; see the module docstring
     config.api_key = None
@@ -278,9 +280,7 @@ class AgentGuard:
                 self._proc = None
 
     def _spawn(self) -> subprocess.Popen[bytes] | None:
-        kwargs: dict[str, Any] = {}
-        if os.name == "posix":
-            kwargs["start_new_session"] = True  # Ctrl-C must not end the guard first
+        kwargs = current().detached()  # Ctrl-C must not end the guard first
         try:
             return subprocess.Popen(
                 guard_command(),

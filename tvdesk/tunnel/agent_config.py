@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tvdesk.config.paths import Paths
 from tvdesk.support.atomic import write_atomic
+from tvdesk.support.platform import current
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def write_config(path: Path, authtoken: str) -> None:
         "  inspect_db_size: -1\n"
     )
     write_atomic(path, text, mode=0o600)
-    if os.name == "posix" and not path.parent.is_symlink():
+    if current().has_mode_bits() and not path.parent.is_symlink():
         # The folder may predate us with looser modes (pyngrok's download makes it 0755
         # under the usual umask): nobody else may even list it.
         os.chmod(path.parent, 0o700)

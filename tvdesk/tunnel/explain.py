@@ -99,7 +99,8 @@ def agent_problem(text: str, domain: str) -> TunnelProblem:
     ):
         return TunnelProblem(
             f"ngrok does not let this account use the domain {domain or '(none)'}{code}: copy "
-            "your domain from the ngrok dashboard (Domains) into [tunnel] domain, or clear it",
+            "your domain from the ngrok dashboard (Domains) into Static domain on the Connect "
+            "tab (or [tunnel] domain in settings.toml), or clear it",
             "error",
         )
     if any(word in lower for word in _NETWORK_WORDS):

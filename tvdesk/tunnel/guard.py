@@ -9,7 +9,6 @@ platform module (never ``os.kill``: on Windows signal 0 is CTRL_C_EVENT).
 
 from __future__ import annotations
 
-import signal
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -41,7 +40,8 @@ def watched(lines: Iterable[str]) -> set[int]:
 def main(platform: Platform | None = None) -> int:
     # It holds the read end of a pipe only tvdesk writes to; when tvdesk ends in any way,
     # kill -9 included, the pipe closes and the guard ends the agents it was told about.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for tvdesk, not its guard
+    platform = platform or current()
+    platform.ignore_interrupt()  # Ctrl-C is for tvdesk, not its guard
     pids = watched(sys.stdin)
-    (platform or current()).end_processes(pids, GRACE_S)
+    platform.end_processes(pids, GRACE_S)
     return 0

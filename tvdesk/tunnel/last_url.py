@@ -38,7 +38,10 @@ class LastUrl:
         if previous and previous != url:
             fix = ""
             if not domain:
-                fix = "; set [tunnel] domain to your free ngrok domain so it stays the same"
+                fix = (
+                    "; enter your free ngrok static domain under Static domain on the Connect "
+                    "tab (or [tunnel] domain in settings.toml) so it stays the same"
+                )
             message = (
                 f"the public webhook URL changed from {previous} to {url}: edit every "
                 f"TradingView alert to send to {url}/webhook{fix}"

@@ -55,6 +55,22 @@ class Venue(Protocol):
         """The order with this client order id in any state, or None when there is none."""
         ...
 
+    async def find_placed(
+        self, api: Any, call: Call, order_id: str, cid: str, symbol: str, since_ms: int
+    ) -> dict[str, Any] | None:
+        """``find``, for an order the exchange acknowledged as ``order_id``."""
+        ...
+
+    async def cancel(self, api: Any, call: Call, order_id: str, symbol: str) -> dict[str, Any]:
+        """Cancel the order with this exchange order id, wherever the exchange keeps it."""
+        ...
+
+    async def order_trades(
+        self, api: Any, call: Call, order_id: str, symbol: str
+    ) -> list[dict[str, Any]] | None:
+        """The order's trades (for its fee); None where ccxt cannot list them."""
+        ...
+
 
 _VENUES: dict[str, type[GenericVenue]] = {
     "bybit": bybit.BybitVenue,

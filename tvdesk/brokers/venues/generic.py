@@ -64,6 +64,25 @@ class GenericVenue:
     def normalize(self, order: dict[str, Any]) -> dict[str, Any]:
         return order
 
+    async def cancel(self, api: Any, call: Call, order_id: str, symbol: str) -> dict[str, Any]:
+        """Cancel the order with this exchange order id, wherever the exchange keeps it."""
+        return await call(api.cancel_order(order_id, symbol))
+
+    async def order_trades(
+        self, api: Any, call: Call, order_id: str, symbol: str
+    ) -> list[dict[str, Any]] | None:
+        """The order's trades (for its fee); None where ccxt cannot list them."""
+        if not api.has.get("fetchOrderTrades"):
+            return None
+        return await call(api.fetch_order_trades(order_id, symbol))
+
+    async def find_placed(
+        self, api: Any, call: Call, order_id: str, cid: str, symbol: str, since_ms: int
+    ) -> dict[str, Any] | None:
+        """``find``, for an order the exchange acknowledged as ``order_id``: by its client
+        order id, as any other, where the exchange keeps one on every order."""
+        return await self.find(api, call, cid, symbol, since_ms)
+
     async def find(
         self, api: Any, call: Call, cid: str, symbol: str, since_ms: int
     ) -> dict[str, Any] | None:

@@ -7,8 +7,10 @@ Checked against ccxt's own request building (tests/brokers/test_perp_requests.py
 - Binance USDⓈ-M: ``set_margin_mode`` and ``set_leverage`` apart; hedge mode sends
   ``positionSide`` LONG/SHORT and refuses ``reduceOnly`` (the side says it).
 - OKX: one ``set_leverage`` call carries the margin mode (``mgnMode``), so a margin mode
-  needs a leverage; hedge (long/short mode) sends ``posSide``, and ``reduceOnly`` only
-  applies in net mode.
+  needs a leverage (isolated in long/short mode: one call per ``posSide``); every order
+  names its margin mode too (``tdMode``: ccxt sends cross
+  unless told, which would trade a cross position beside the isolated one); hedge
+  (long/short mode) sends ``posSide``, and ``reduceOnly`` only applies in net mode.
 - Bybit: ``set_margin_mode`` (with the leverage, which non-unified accounts need) and
   ``set_leverage``; hedge sends ``positionIdx`` 1 (long) / 2 (short), with ``reduceOnly``.
 - Gate: the leverage call carries the margin mode (cross: ``cross_leverage_limit``).
@@ -43,10 +45,16 @@ class PerpWays:
     # Hedge mode: the order's position side as params, from (long?) -> params; None: refused.
     hedge: Callable[[bool], dict[str, Any]] | None = None
     reduce_only_in_hedge: bool = True
+    # Each order names its margin mode (OKX's tdMode, through ccxt's ``marginMode``).
+    margin_mode_on_order: bool = False
+    # Isolated leverage in hedge mode is set per position side (OKX: posSide long / short).
+    isolated_per_side: bool = False
     # Words in a refusal that only say "it is set like that already".
     already_set: tuple[str, ...] = ()
 
-    def setup_calls(self, exchange: str, leverage: Decimal | None, margin_mode: str) -> list[Call]:
+    def setup_calls(
+        self, exchange: str, leverage: Decimal | None, margin_mode: str, *, hedge: bool = False
+    ) -> list[Call]:
         """The ccxt calls that set this market's margin mode and leverage, in order."""
         if self.leverage_on_order:
             return [("set_margin_mode", (margin_mode,), {})] if margin_mode else []
@@ -59,6 +67,9 @@ class PerpWays:
             if leverage is None:
                 return []
             extra = {"marginMode": margin_mode} if margin_mode else {}
+            if hedge and margin_mode == "isolated" and self.isolated_per_side:
+                sides = ({**extra, "posSide": side} for side in ("long", "short"))
+                return [("set_leverage", (_number(leverage),), one) for one in sides]
             return [("set_leverage", (_number(leverage),), extra)]
         calls: list[Call] = []
         if margin_mode:
@@ -69,10 +80,19 @@ class PerpWays:
         return calls
 
     def order_params(
-        self, exchange: str, *, hedge: bool, side: str, reduce_only: bool, leverage: Decimal | None
+        self,
+        exchange: str,
+        *,
+        hedge: bool,
+        side: str,
+        reduce_only: bool,
+        leverage: Decimal | None,
+        margin_mode: str = "",
     ) -> dict[str, Any]:
         """What a perpetual's order carries here beyond the amount and price."""
         params: dict[str, Any] = {}
+        if self.margin_mode_on_order and margin_mode:
+            params["marginMode"] = margin_mode
         if self.leverage_on_order and leverage is not None:
             params["leverage"] = _number(leverage)
         if hedge:
@@ -98,6 +118,8 @@ _BINANCE = PerpWays(
 )
 _OKX = PerpWays(
     mode_with_leverage=True,
+    margin_mode_on_order=True,
+    isolated_per_side=True,
     hedge=lambda long: {"posSide": "long" if long else "short"},
     reduce_only_in_hedge=False,
 )

@@ -7,6 +7,8 @@ at ``/api/v5/trade/order-algo`` by ``algoClOrdId``. That is also the id OKX's
 ``POST /api/v5/trade/order-algo`` takes, while ccxt puts ``clientOrderId`` in ``clOrdId``
 there too: a stop goes with tvdesk's id in ``algoClOrdId`` and none from ccxt's
 ``clientOrderId`` (ccxt then fills ``clOrdId`` with its own), so the lookup finds it.
+Cancelling one goes to ``/api/v5/trade/cancel-algos``: ``cancel-order`` knows no algo id
+(51400), and an exit that must lift its stop-loss first would never be sent.
 A spot market buy is sized in the base coin (ccxt sends ``tgtCcy=base_ccy``).
 
 OKX takes a request up to 30 s after its ``OK-ACCESS-TIMESTAMP`` (ccxt sends no
@@ -39,6 +41,14 @@ class OkxVenue(GenericVenue):
 
     def settle_s(self, recv_window_ms: int, margin_s: float) -> float:
         return REQUEST_LIFETIME_S + margin_s
+
+    async def cancel(self, api: Any, call: Call, order_id: str, symbol: str) -> dict[str, Any]:
+        try:
+            return await call(api.cancel_order(order_id, symbol))
+        except NotFound:
+            pass
+        # Not an order: a stop-loss / take-profit, which OKX keeps among its algo orders.
+        return await call(api.cancel_order(order_id, symbol, {"trigger": True}))
 
     async def find(
         self, api: Any, call: Call, cid: str, symbol: str, since_ms: int

@@ -129,7 +129,7 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
 
 def alert_from_dict(d: Mapping[str, Any]) -> Alert:
     """The inverse of alert_to_dict."""
-    values = {f.name: d[f.name] for f in fields(Alert) if f.name in d}
+    values = {name: d[name] for name in _FIELD_NAMES if name in d}
     for name in _DECIMAL_FIELDS & values.keys():
         if values[name] is not None:
             values[name] = Decimal(str(values[name]))

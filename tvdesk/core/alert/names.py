@@ -6,7 +6,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from tvdesk.core.alert.fields import SECRET_FIELDS
+from tvdesk.core.alert.fields import SECRET_FIELDS, is_credential_name
 
 # A text body's reading (text_forms.py) travels in the mapping under this exact key, so the
 # mapping can be journaled as JSON and read again the same way on a replay.
@@ -57,6 +57,13 @@ SECRET_NAMES = frozenset(normalise(name) for name in SECRET_FIELDS)
 def is_secret_name(key: str) -> bool:
     """Whether the field is a slot for the webhook secret (``signalToken``, ``PASSPHRASE``...)."""
     return normalise(key) in SECRET_NAMES
+
+
+@functools.lru_cache(maxsize=4096)  # hot path: every field name of every alert
+def is_hidden_name(key: str) -> bool:
+    """Whether a field is never read: a secret slot (it authenticates) or a credential-looking
+    name (it is refused)."""
+    return is_secret_name(key) or is_credential_name(key)
 
 
 def body_secrets(obj: Mapping[str, Any]) -> list[Any]:

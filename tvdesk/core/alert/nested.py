@@ -6,13 +6,13 @@ A field tvdesk does not use is listed as ignored, unless it would change the tra
 one is a problem (a 422 naming it), never dropped silently.
 """
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from tvdesk.core.alert.fields import is_credential_name
-from tvdesk.core.alert.names import FIELD_OF, TEXT_KEY, is_secret_name, normalise
+from tvdesk.core.alert.names import FIELD_OF, TEXT_KEY, is_hidden_name, normalise
 
 # Virtual fields, read by protective.py / parse.py, never on the Alert as such.
 STOP_PCT, STOP_OFFSET = "stop_loss_pct", "stop_loss_offset"
@@ -56,6 +56,8 @@ _CONTAINERS: dict[str, dict[str, Any]] = {
 # In these every field matters: an unknown one is a problem, not ignored.
 _STRICT = frozenset(("stoploss", "takeprofit"))
 _INFORMATION = frozenset(("bar",))  # kept in the raw alert, not read
+# The types a JSON or text body's plain (not container) values come in.
+SCALARS = frozenset((str, Decimal, int, float, bool, type(None)))
 
 
 @dataclass
@@ -68,11 +70,19 @@ class Flat:
 def flatten(obj: Mapping[str, Any]) -> Flat:
     """The alert's fields, one level, with what was ignored and what cannot be honoured."""
     flat = Flat()
+    nested = False
     for key, value in obj.items():
-        if not isinstance(key, str) or key == TEXT_KEY or _hidden(key):
+        if type(value) in SCALARS and type(key) is str:
+            # The usual field: a known name with a plain value, looked up once per name.
+            plain = _plain_field(key)
+            if plain is not None:
+                flat.given.append((key, plain, value))
+                continue
+        if not isinstance(key, str) or key == TEXT_KEY or is_hidden_name(key):
             continue
         name = normalise(key)
         if isinstance(value, Mapping) and name in _CONTAINERS:
+            nested = True
             _container(flat, key, name, value)
         elif name in _INFORMATION:
             flat.ignored.append(key)
@@ -80,14 +90,25 @@ def flatten(obj: Mapping[str, Any]) -> Flat:
             flat.given.append((key, FIELD_OF[name], value))
         else:
             _unknown(flat, key, name, value)
-    _position_fallback(flat)
+    if nested:  # only a container (strategy_info) holds market_position_size
+        _position_fallback(flat)
     return flat
+
+
+@functools.lru_cache(maxsize=4096)  # bounded against invented names
+def _plain_field(key: str) -> str | None:
+    """The canonical field ``key`` names when its value is plain (not a container); None
+    when the key needs flatten()'s closer look: hidden, information, unknown."""
+    if key == TEXT_KEY or is_hidden_name(key):
+        return None
+    name = normalise(key)
+    return None if name in _INFORMATION else FIELD_OF.get(name)
 
 
 def _container(flat: Flat, key: str, name: str, inner: Mapping[str, Any]) -> None:
     own = _CONTAINERS[name]
     for child, value in inner.items():
-        if not isinstance(child, str) or _hidden(child):
+        if not isinstance(child, str) or is_hidden_name(child):
             continue
         path, cname = f"{key}.{child}", normalise(child)
         if "trail" in cname and not _off(value):
@@ -139,11 +160,6 @@ def _position_fallback(flat: Flat) -> None:
                 flat.ignored.append(key)
             flat.given[i] = (key, "position_size" if not has_size else "", value)
     flat.given = [entry for entry in flat.given if entry[1]]
-
-
-def _hidden(key: str) -> bool:
-    # Secrets authenticate and credentials are refused; neither is a field to read.
-    return is_secret_name(key) or is_credential_name(key)
 
 
 def _off(value: object) -> bool:

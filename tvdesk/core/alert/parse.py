@@ -17,7 +17,8 @@ from typing import Any
 
 from tvdesk.core.alert.fields import Alert, InvalidAlert, is_credential_name
 from tvdesk.core.alert.intent import apply_unit, read_action, read_order, reading
-from tvdesk.core.alert.names import is_secret_name
+from tvdesk.core.alert.names import is_hidden_name, is_secret_name
+from tvdesk.core.alert.nested import SCALARS
 from tvdesk.core.alert.protective import protective
 from tvdesk.core.alert.reader import FieldReader as _Reader
 from tvdesk.core.alert.redact import redact, scrub_runs
@@ -139,18 +140,21 @@ def _without_secret_runs(alert: Alert, secrets: Sequence[str]) -> Alert:
     Only free text: a trade field that held such a run could only be a hand-made secret's
     digits, and its value must stay what was sent.
     """
-    texts = {
-        name: scrub_runs(value, secrets)
-        for name in ("client_ref", "strategy", "comment", "signal")
-        if isinstance(value := getattr(alert, name), str)
-    }
-    changed = {name: text for name, text in texts.items() if text != getattr(alert, name)}
+    if not secrets:
+        return alert
+    changed = {}
+    for name in ("client_ref", "strategy", "comment", "signal"):
+        value = getattr(alert, name)
+        if isinstance(value, str) and (text := scrub_runs(value, secrets)) != value:
+            changed[name] = text
     return replace(alert, **changed) if changed else alert
 
 
 def _check_credentials(obj: Mapping[str, Any], secrets: Sequence[str], r: _Reader) -> None:
     """Refuse every credential-looking field, at any depth; redact() drops their values."""
     for key, value in obj.items():
+        if type(value) in SCALARS and type(key) is str and not is_hidden_name(key):
+            continue  # the usual field: neither a secret slot nor a credential to look into
         if not isinstance(key, str) or _blank(value):
             continue  # blank counts as not given; redact() still removes it by name
         if is_secret_name(key):

@@ -12,10 +12,6 @@ _T = TypeVar("_T")
 _FAILED = object()  # what _convert returns for a value it could not read
 
 
-def _is_placeholder(value: object) -> bool:
-    return isinstance(value, str) and "{{" in value and "}}" in value
-
-
 def _same(a: object, b: object) -> bool:
     # type() first: 1 == True and Decimal("1") == 1 must not hide a disagreement.
     return type(a) is type(b) and a == b
@@ -86,7 +82,7 @@ class FieldReader:
 
     def _convert(self, key: str, value: Any, convert: Callable[[str, Any], _T]) -> object:
         """``convert(key, value)``, or _FAILED with the problem recorded against ``key``."""
-        if _is_placeholder(value):
+        if isinstance(value, str) and "{{" in value and "}}" in value:  # not replaced
             self.fail(
                 key,
                 f"{key} is {show(value)}: TradingView did not replace the placeholder. "

@@ -69,7 +69,8 @@ def _redact_pair(obj: Any, secrets: tuple[str, ...], runs: frozenset[str]) -> tu
         readable = scrub(obj, secrets)
         return _cut_runs(readable, runs, SECRET_RUN), readable
     if type(obj) is dict or isinstance(obj, Mapping):
-        kept, readable = {}, {}
+        kept: dict[Any, Any] = {}
+        readable_map: dict[Any, Any] = {}
         same = True
         for k, v in obj.items():
             if isinstance(k, str) and is_hidden_name(k):
@@ -77,9 +78,9 @@ def _redact_pair(obj: Any, secrets: tuple[str, ...], runs: frozenset[str]) -> tu
             k_kept, k_read = _redact_pair(k, secrets, runs)
             v_kept, v_read = _redact_pair(v, secrets, runs)
             kept[k_kept] = v_kept
-            readable[k_read] = v_read
+            readable_map[k_read] = v_read
             same = same and k_kept is k_read and v_kept is v_read
-        return kept, kept if same else readable
+        return kept, kept if same else readable_map
     if isinstance(obj, list | tuple):
         pairs = [_redact_pair(v, secrets, runs) for v in obj]
         make = list if isinstance(obj, list) else tuple

@@ -35,7 +35,7 @@ def show(value: object) -> str:
 
 def _ascii_digits(key: str, text: str) -> None:
     """Refuse digits of other scripts (Arabic-Indic, full-width, ...): numbers are 0-9."""
-    if any(ch.isnumeric() and not ch.isascii() for ch in text):
+    if not text.isascii() and any(ch.isnumeric() and not ch.isascii() for ch in text):
         raise FieldError(f"{key} must be written with ASCII digits 0-9; got {show(text)}")
 
 

@@ -6,6 +6,7 @@ TradingView writes the exchange as a ticker prefix (``GATEIO:BTCUSDT``) and in
 rather than an exchange (``INDEX``, ``CRYPTO``, ``CRYPTOCAP``, ``NASDAQ``) names no exchange.
 """
 
+import functools
 import re
 
 # TradingView's name of an exchange → its ccxt id (``ccxt.exchanges``; a test keeps them in
@@ -56,6 +57,7 @@ CURRENCY_ALIASES: dict[str, dict[str, str]] = {
 _NOT_ALNUM = re.compile(r"[^A-Z0-9]")
 
 
+@functools.lru_cache(maxsize=1024)  # pure; bounded against invented names
 def prefix_exchange(prefix: str | None) -> str | None:
     """The ccxt id a TradingView prefix names; None for a data feed or no prefix."""
     if not prefix:

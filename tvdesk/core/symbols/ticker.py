@@ -6,6 +6,7 @@ normalised key. A perpetual keeps its ``.P`` in that key: a spot row never catch
 perpetual alert, nor the other way round (DESIGN.md, ``[[symbols]]``).
 """
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -76,6 +77,10 @@ def _split(body: str, quotes: tuple[str, ...]) -> tuple[str | None, str | None]:
     return None, None
 
 
+# Cached: every alert's ticker, and every symbol-map row's, is read on the worker's path.
+# What it reads by is fixed (the tables above), so nothing a settings or markets reload
+# changes can make a cached Ticker stale. Bounded against a flood of invented tickers.
+@functools.lru_cache(maxsize=4096)
 def normalise(ticker: str, exchange: str | None = None) -> Ticker:
     """The parts of a TradingView ticker and its symbol-map key.
 

@@ -24,7 +24,7 @@ class ComingFrom(QWidget):
             "The alert message in the format of the bridge you used before, "
             "with your tvdesk secret in its secret slot"
         )
-        label = QLabel("I'm comin&g from")
+        label = QLabel("&I'm coming from")
         label.setBuddy(self.combo)
         self.note = QLabel(wordWrap=True, objectName="comingFromNote")
         self.note.setTextFormat(Qt.TextFormat.PlainText)

@@ -32,6 +32,7 @@ from tvdesk.core.events import AlertDecided, EngineStarted, Event, TunnelChanged
 from tvdesk.gui.aio import busy, spawn
 from tvdesk.gui.handle import EngineHandle
 from tvdesk.gui.panels.coming_from import ComingFrom
+from tvdesk.gui.panels.domain import DomainBox
 from tvdesk.gui.resources import MASK
 
 NGROK_TOKEN = "ngrok_authtoken"
@@ -83,6 +84,15 @@ class Steps(QWidget):
             button.setToolTip("done" if self.done[i] else "to do")
 
 
+class Box(QGroupBox):
+    """A group box sized by its minimum and preferred heights. Qt takes a box's
+    height-for-width (from its word-wrapped notes) as its *minimum* in a column, and
+    squeezes the column's boxes below what they need: frames cut at 1366×768."""
+
+    def hasHeightForWidth(self) -> bool:
+        return False
+
+
 class ConnectPanel(QWidget):
     go_to_secrets = Signal()
 
@@ -106,7 +116,7 @@ class ConnectPanel(QWidget):
         self.url = QLineEdit(readOnly=True, objectName="webhookUrl")
         self.url.setFont(mono)
         self.url_note = QLabel(wordWrap=True, objectName="urlNote")
-        self.copy_url = QPushButton("&Copy URL", objectName="copyUrl")
+        self.copy_url = QPushButton("Copy &URL", objectName="copyUrl")
         self.copy_url.clicked.connect(self._copy_url)
         url_box = QGroupBox("Webhook URL — paste into the TradingView alert's Notifications tab")
         row = QHBoxLayout()
@@ -115,9 +125,11 @@ class ConnectPanel(QWidget):
         url_layout = QVBoxLayout(url_box)
         url_layout.addLayout(row)
         url_layout.addWidget(self.url_note)
+        self.domain = DomainBox(handle)
+        url_layout.addWidget(self.domain)
 
-        self.strategy = QRadioButton("&Strategy alert", objectName="kindStrategy", checked=True)
-        self.indicator = QRadioButton("&Indicator alert", objectName="kindIndicator")
+        self.strategy = QRadioButton("Strateg&y alert", objectName="kindStrategy", checked=True)
+        self.indicator = QRadioButton("In&dicator alert", objectName="kindIndicator")
         kinds = QButtonGroup(self)
         kinds.addButton(self.strategy)
         kinds.addButton(self.indicator)
@@ -131,10 +143,10 @@ class ConnectPanel(QWidget):
         self.coming_from.changed.connect(self.refresh_message)
         self.message = QPlainTextEdit(readOnly=True, objectName="alertMessage")
         self.message.setFont(mono)
-        self.message.setMinimumHeight(150)
+        self.message.setMinimumHeight(96)  # scrolls rather than push the window past 768 px
         self.copy_message = QPushButton("Copy &message", objectName="copyMessage")
         self.copy_message.clicked.connect(self._copy_message)
-        message_box = QGroupBox("Alert message — paste into the alert's Message box")
+        message_box = Box("Alert message — paste into the alert's Message box")
         options = QHBoxLayout()
         for control in (self.strategy, self.indicator, self.position_sync, self.show_secret):
             options.addWidget(control)
@@ -145,7 +157,7 @@ class ConnectPanel(QWidget):
         message_layout.addLayout(options)
         message_layout.addWidget(self.message)
 
-        self.test_button = QPushButton("Send &test alert", objectName="testAlert")
+        self.test_button = QPushButton("Send test &alert", objectName="testAlert")
         self.test_button.clicked.connect(self.send_test)
         self.test_result = QLabel("A signed test alert (a dry run: it never reaches an exchange).")
         self.test_result.setObjectName("testResult")
@@ -153,8 +165,9 @@ class ConnectPanel(QWidget):
         self.test_result.setTextFormat(Qt.TextFormat.PlainText)
         self.test_trail = QPlainTextEdit(readOnly=True, objectName="testTrail")
         self.test_trail.setFont(mono)
+        self.test_trail.setMinimumHeight(self.test_trail.fontMetrics().lineSpacing() * 6 + 12)
         self.test_trail.setPlaceholderText("The decision trail of the test alert appears here.")
-        test_box = QGroupBox("Test")
+        test_box = Box("Test")
         test_row = QHBoxLayout()
         test_row.addWidget(self.test_button)
         test_row.addWidget(self.test_result, 1)
@@ -185,7 +198,15 @@ class ConnectPanel(QWidget):
         self.public = bool(public)
         self.url.setText(f"{(public or local).rstrip('/')}/webhook")
         if public:
-            self.url_note.setText("Public URL through the ngrok tunnel: TradingView can reach it.")
+            fixed = self.handle.settings().tunnel.domain
+            self.url_note.setText(
+                "Public URL through the ngrok tunnel: TradingView can reach it."
+                + (
+                    ""
+                    if fixed
+                    else " It changes at every start unless you set your static domain below."
+                )
+            )
         elif tunnel.get("state") == "off" and not self.handle.keystore.get(NGROK_TOKEN):
             self.url_note.setText(
                 "Local address only: TradingView cannot reach it. Paste your ngrok token "

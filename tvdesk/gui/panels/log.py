@@ -96,7 +96,7 @@ class LogPanel(QWidget):
         for signal in (self.outcome.currentIndexChanged, self.symbol.textChanged):
             signal.connect(self._filter)
         self.text.textChanged.connect(self._filter)
-        self.export = QPushButton("Export &CSV…", objectName="exportCsv")
+        self.export = QPushButton("E&xport CSV…", objectName="exportCsv")
         self.export.clicked.connect(self.export_csv)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Show:"))
@@ -126,7 +126,7 @@ class LogPanel(QWidget):
         self.details = QPlainTextEdit(readOnly=True, objectName="logDetails")
         self.details.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.details.setPlaceholderText("Select an alert to see its trail.")
-        self.replay = QPushButton("&Replay alert", objectName="replayAlert", enabled=False)
+        self.replay = QPushButton("Replay &alert", objectName="replayAlert", enabled=False)
         self.replay.setToolTip(
             "Run this alert again now (after fixing the mapping or a limit): only the "
             "duplicate and age checks are skipped."

@@ -40,7 +40,7 @@ class ModeSwitch(QWidget):
         live = mode == "live"
         self.badge.setText(" LIVE — real orders " if live else " PAPER ")
         self.badge.setStyleSheet(mode_badge_style(mode))
-        self.button.setText("Back to &paper" if live else "Switch to &LIVE…")
+        self.button.setText("Bac&k to paper" if live else "Switch to &LIVE…")
 
     @asyncSlot()
     async def toggle(self) -> None:

@@ -70,9 +70,9 @@ def _amount(value: Decimal) -> str:
 
 def _size(p: dict[str, Any]) -> str:
     """Coins, and on a perpetual whose contract size is known its contracts: 0.01 BTC (1 ct)."""
-    if p.get("contracts") is None:
-        return _amount(abs(p["qty"]))
     base = split_symbol(p["symbol"])[0]
+    if p.get("contracts") is None:
+        return f"{_amount(abs(p['qty']))} {base}"
     return f"{_amount(abs(p['qty']))} {base} ({_amount(abs(p['contracts']))} ct)"
 
 
@@ -123,7 +123,8 @@ class PositionsPanel(QWidget):
         held_layout.addWidget(self.notes)
         balances_box = QGroupBox("Balances")
         QVBoxLayout(balances_box).addWidget(self.balances)
-        chart_box = QGroupBox("Realised P&&L over time (net of fees)")
+        # Realised after each fill; the dashed end adds the open positions' unrealised P&L.
+        chart_box = QGroupBox("P&&L over time (net of fees; dashed: with unrealised at the mark)")
         chart_layout = QVBoxLayout(chart_box)
         chart_layout.addWidget(self.summary)
         chart_layout.addWidget(self.chart)
@@ -195,7 +196,7 @@ class PositionsPanel(QWidget):
         self.mode.setText(
             "LIVE account on the exchange" if mode == "live" else "Paper account (simulated)"
         )
-        self.chart.set_series(history)
+        self.chart.set_series(history, unrealised if held else None, time.time())
 
     def on_event_order_filled(self, event: OrderFilled) -> None:
         self._soon.start()  # one refresh after a burst of fills

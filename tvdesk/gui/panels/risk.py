@@ -55,6 +55,11 @@ LIMITS: dict[str, tuple[str, str, str]] = {
         "%",
         "refuse an alert whose price is this far from the exchange's",
     ),
+    "max_leverage": (
+        "Max leverage",
+        "×",
+        "highest leverage an alert, a symbol row or a default may ask for",
+    ),
 }
 DECIMAL_RE = QRegularExpression(r"\d{0,12}(\.\d{0,8})?")  # no sign: a limit is never negative
 KILL_STYLE = (
@@ -163,6 +168,8 @@ class RiskPanel(QWidget):
                 raise ValueError(f"{LIMITS[name][0]} cannot be negative")
             if name == "min_confidence" and value > 1:
                 raise ValueError("Min confidence is between 0 and 1")
+            if name == "max_leverage" and 0 < value < 1:
+                raise ValueError("Max leverage is 1 or more (like 3 for 3×), or 0 for no limit")
             out[name] = value
         return out
 

@@ -193,7 +193,7 @@ class SecretsPanel(QWidget):
         }
         exchange_box = QGroupBox("Exchange API keys — only needed for live trading")
         form = QFormLayout(exchange_box)
-        form.addRow("&Exchange", self.exchange)
+        form.addRow("E&xchange", self.exchange)
         for suffix, label in CREDENTIALS:
             self.credentials[suffix].saved.connect(self.changed)
             form.addRow(label, self.credentials[suffix])

@@ -1,4 +1,6 @@
-"""Symbols: the [[symbols]] map as an editable table, a resolve helper, auto-mapped pairs.
+"""Symbols: the [[symbols]] map as an editable table (leverage and margin mode per row, and
+the perpetual futures defaults a blank cell falls back to), a resolve helper, auto-mapped
+pairs.
 
 Pairs that alerts were auto-mapped to (the trail's map step ends in "(auto)") wait in
 a list for one-click confirmation, which turns each into a row of the map.
@@ -7,7 +9,7 @@ a list for one-click confirmation, which turns each into a row of the map.
 from __future__ import annotations
 
 from dataclasses import replace
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
@@ -36,8 +38,20 @@ from tvdesk.core.events import AlertDecided, SettingsChanged
 from tvdesk.core.symbols import Unmapped
 from tvdesk.gui.aio import busy
 from tvdesk.gui.handle import EngineHandle
+from tvdesk.gui.panels.perp_defaults import PerpDefaults
+from tvdesk.gui.panels.symbol_rows import (
+    COLUMNS,
+    ENABLED,
+    LEVERAGE,
+    MARGIN,
+    SYMBOL,
+    TICKER,
+    DefaultsDelegate,
+    default_texts,
+    leverage_text,
+    parse_row,
+)
 
-COLUMNS = ("TradingView ticker", "Exchange", "Market symbol", "Qty multiplier", "Enabled")
 PENDING_SCAN = 200  # how many recent alerts to look through for auto-mapped pairs
 PENDING_DEBOUNCE_MS = 2000
 
@@ -58,14 +72,21 @@ class SymbolsPanel(QWidget):
         self.handle = handle
         self.table = QTableWidget(0, len(COLUMNS), objectName="symbolTable")
         self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        for column in (LEVERAGE, MARGIN, ENABLED):  # wide enough for "default: cross"
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        defaults = DefaultsDelegate(lambda: default_texts(self.handle.settings().exchange), self)
+        self.table.setItemDelegate(defaults)
         self.table.itemChanged.connect(self._edited)
+        self.defaults = PerpDefaults(handle)
+        self.defaults.saved.connect(self.table.viewport().update)
         self.add = QPushButton("&Add row", objectName="addSymbol")
         self.add.clicked.connect(lambda: self.add_row(SymbolRule("", self._exchange(), "")))
-        self.remove = QPushButton("&Remove row", objectName="removeSymbol")
+        self.remove = QPushButton("Remove ro&w", objectName="removeSymbol")
         self.remove.clicked.connect(self._remove_rows)
-        self.save_button = QPushButton("&Save map", objectName="saveSymbols", enabled=False)
+        self.save_button = QPushButton("Save &map", objectName="saveSymbols", enabled=False)
         self.save_button.clicked.connect(self.save)
         self.revert = QPushButton("Revert", objectName="revertSymbols", enabled=False)
         self.revert.clicked.connect(self.load)
@@ -82,6 +103,7 @@ class SymbolsPanel(QWidget):
         map_layout.addWidget(self.table)
         map_layout.addLayout(buttons)
         map_layout.addWidget(self.error)
+        map_layout.addWidget(self.defaults)
 
         self.ticker = QLineEdit(objectName="resolveTicker", placeholderText="BINANCE:BTCUSDT.P")
         self.ticker.returnPressed.connect(self.resolve)
@@ -103,7 +125,7 @@ class SymbolsPanel(QWidget):
 
         self.pending = QListWidget(objectName="pendingPairs")
         self.pending.setMaximumHeight(120)
-        self.confirm = QPushButton("&Confirm selected", objectName="confirmPair")
+        self.confirm = QPushButton("Conf&irm selected", objectName="confirmPair")
         self.confirm.clicked.connect(self.confirm_selected)
         pending_box = QGroupBox("Auto-mapped pairs waiting for confirmation")
         pending_layout = QHBoxLayout(pending_box)
@@ -135,19 +157,21 @@ class SymbolsPanel(QWidget):
         self.exchange.addItems(sorted(exchanges))
         self.exchange.setCurrentText(current)
         self._dirty(False)
-        self.error.clear()
+        self._check()
 
     def add_row(self, rule: SymbolRule, dirty: bool = True) -> None:
         row = self.table.rowCount()
         self.table.blockSignals(True)
         self.table.insertRow(row)
         multiplier = plain(Decimal(rule.qty_multiplier))
-        for column, text in enumerate((rule.tv, rule.exchange, rule.symbol, multiplier)):
+        leverage = leverage_text(Decimal(rule.leverage))
+        texts = (rule.tv, rule.exchange, rule.symbol, multiplier, leverage, rule.margin_mode)
+        for column, text in enumerate(texts):
             self.table.setItem(row, column, QTableWidgetItem(text))
         enabled = QTableWidgetItem()
         enabled.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
         enabled.setCheckState(Qt.CheckState.Checked if rule.enabled else Qt.CheckState.Unchecked)
-        self.table.setItem(row, 4, enabled)
+        self.table.setItem(row, ENABLED, enabled)
         self.table.blockSignals(False)
         if dirty:
             self._dirty(True)
@@ -160,30 +184,37 @@ class SymbolsPanel(QWidget):
 
     def _edited(self) -> None:
         self._dirty(True)
+        self._check()
 
     def _dirty(self, dirty: bool) -> None:
         self.save_button.setEnabled(dirty)
         self.revert.setEnabled(dirty)
 
+    def _cells(self, row: int) -> tuple[list[str], bool]:
+        texts = [
+            (self.table.item(row, c) or QTableWidgetItem()).text().strip() for c in range(ENABLED)
+        ]
+        return texts, self.table.item(row, ENABLED).checkState() == Qt.CheckState.Checked
+
     def rules(self) -> list[SymbolRule]:
         """The table as symbol map rows; ValueError names the first row that is wrong."""
-        rules = []
+        cap = self.handle.settings().risk.max_leverage
+        return [parse_row(row, *self._cells(row), cap) for row in range(self.table.rowCount())]
+
+    def _check(self) -> None:
+        """Say what is wrong with a row as soon as it is filled in enough to tell (a
+        leverage on a spot market, above the risk limit, ...), not only at Save."""
+        cap = self.handle.settings().risk.max_leverage
         for row in range(self.table.rowCount()):
-            text = [
-                (self.table.item(row, c) or QTableWidgetItem()).text().strip() for c in range(4)
-            ]
-            tv, exchange, symbol, multiplier = text
-            if not (tv and exchange and symbol):
-                raise ValueError(f"row {row + 1}: ticker, exchange and market symbol are needed")
+            cells, enabled = self._cells(row)
+            if not (cells[TICKER] and cells[SYMBOL]):
+                continue  # still being typed in: Save names what is missing
             try:
-                factor = Decimal(multiplier or "1")
-            except InvalidOperation:
-                raise ValueError(f"row {row + 1}: the multiplier is not a number") from None
-            if not factor.is_finite() or factor <= 0:
-                raise ValueError(f"row {row + 1}: the multiplier must be more than 0")
-            checked = self.table.item(row, 4).checkState() == Qt.CheckState.Checked
-            rules.append(SymbolRule(tv, exchange.lower(), symbol, factor, checked))
-        return rules
+                parse_row(row, cells, enabled, cap)
+            except ValueError as exc:
+                self.error.setText(str(exc))
+                return
+        self.error.clear()
 
     @asyncSlot()
     async def save(self) -> None:
@@ -280,3 +311,8 @@ class SymbolsPanel(QWidget):
         """settings.toml edited by hand, or changed elsewhere: show it, unless mid-edit."""
         if not self.save_button.isEnabled():
             self.load()
+        else:
+            self._check()  # risk.max_leverage may have changed
+        if not self.defaults.editing():
+            self.defaults.load()
+        self.table.viewport().update()  # what a blank leverage / margin cell falls back to

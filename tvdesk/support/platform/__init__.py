@@ -1,6 +1,7 @@
 """What differs between Windows, macOS and Linux, one small implementation per OS: process
-liveness and ending, this process's age, the single-instance lock, keeping the PC awake.
-Floor 1 (support): imports psutil (lazily) and the standard library, never Qt.
+liveness and ending, this process's age, the single-instance lock, keeping the PC awake,
+stop/reload signals, detached helper processes, the event loop, file modes, displays.
+Floor 1 (support): imports psutil and uvloop (lazily) and the standard library, never Qt.
 
 Every OS branch of tvdesk goes through ``current()``; tests pick an implementation with
 ``select(name, **os_calls)`` and hand it fakes of the OS calls it makes.
@@ -22,7 +23,7 @@ def select(name: str, **os_calls: Any) -> Platform:
     """The implementation for ``name``, a ``sys.platform`` value ("win32", "darwin", "linux").
 
     ``os_calls`` replace the modules it calls (``psutil``, ``msvcrt``, ``kernel32``,
-    ``fcntl``): tests run every OS's implementation here against fakes of them.
+    ``fcntl``, ``signal``): tests run every OS's implementation here against fakes of them.
     """
     # Plain imports (not importlib): PyInstaller must see each implementation.
     if name == "win32":

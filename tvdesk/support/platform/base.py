@@ -5,9 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import asyncio  # the guard process runs this module: nothing it does not need
 
 
 class CannotKeepAwake(Exception):
@@ -51,6 +54,49 @@ class Platform(Protocol):
         """Hold off system sleep (the display may still turn off); CannotKeepAwake if not."""
         ...
 
+    def on_stop(
+        self, callback: Callable[[], object], loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
+        """Ctrl+C and the OS's polite "please end" call ``callback``: on ``loop`` when
+        given, else straight from Python's signal handler (on the main thread)."""
+        ...
+
+    def on_reload(self, callback: Callable[[], object], loop: asyncio.AbstractEventLoop) -> bool:
+        """The OS's "re-read your settings" (SIGHUP) calls ``callback`` on ``loop``; False
+        where the OS has no such signal."""
+        ...
+
+    def ignore_interrupt(self) -> None:
+        """Ctrl+C in the terminal no longer ends this process (it is for tvdesk, not a
+        helper process of tvdesk's)."""
+        ...
+
+    def detached(self) -> dict[str, Any]:
+        """``subprocess.Popen`` arguments that keep a helper process out of reach of the
+        terminal's Ctrl+C, so tvdesk ends it itself, in order."""
+        ...
+
+    def event_loop_factory(self) -> Callable[[], asyncio.AbstractEventLoop]:
+        """The fastest asyncio loop that runs here (uvloop where it does)."""
+        ...
+
+    def has_mode_bits(self) -> bool:
+        """Whether files carry owner/group/other mode bits (chmod) that make them private."""
+        ...
+
+    def binary_flag(self) -> int:
+        """The ``os.open`` flag that stops the C runtime from translating line ends in a
+        file Python writes itself (0 where no runtime does)."""
+        ...
+
+    def has_display(self, environ: Mapping[str, str]) -> bool:
+        """Whether a window can open here, by the environment this process was given."""
+        ...
+
+    def qt_display_plugin(self) -> str | None:
+        """The Qt platform plugin whose system libraries a desktop may lack, else None."""
+        ...
+
 
 def load_psutil(given: ModuleType | None) -> ModuleType:
     """``given`` (a test's fake), else the real psutil, imported only when first needed."""
@@ -86,6 +132,16 @@ class PsutilProcesses:
     def process_age(self) -> float:
         # Windows: GetProcessTimes' creation time; macOS: kinfo_proc; both as a Unix time.
         return time.time() - self.psutil.Process(os.getpid()).create_time()
+
+
+def handler(
+    callback: Callable[[], object], loop: asyncio.AbstractEventLoop | None
+) -> Callable[..., object]:
+    """A Python signal handler calling ``callback``: handed to ``loop`` (thread-safe) when
+    given, else called at once."""
+    if loop is None:
+        return lambda *_: callback()
+    return lambda *_: loop.call_soon_threadsafe(callback)
 
 
 def alive(psutil: ModuleType, pid: int) -> bool:

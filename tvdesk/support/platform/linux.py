@@ -1,11 +1,12 @@
 """Linux: the process age from /proc (psutil's counts from a boot time rounded to the
-second), sleep held off by systemd-inhibit."""
+second), sleep held off by systemd-inhibit, a display only where X11 or Wayland says so."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import time
+from collections.abc import Mapping
 
 from tvdesk.support.platform.posix import Posix
 
@@ -35,3 +36,11 @@ class Linux(Posix):
             "-f",
             "/dev/null",
         ]
+
+    def has_display(self, environ: Mapping[str, str]) -> bool:
+        # A server, a container, SSH without X forwarding: Qt would abort on opening one.
+        return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
+
+    def qt_display_plugin(self) -> str | None:
+        # Qt's X11 plugin needs xcb libraries a minimal desktop install may lack.
+        return "libqxcb.so"
