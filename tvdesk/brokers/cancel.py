@@ -17,41 +17,22 @@ import sqlite3
 from decimal import Decimal
 
 from tvdesk.brokers import ledger
-from tvdesk.brokers.balances import BalanceCache
 from tvdesk.brokers.base import Execution, RestingOrder, nothing_to_cancel, resting_text
-from tvdesk.brokers.connection import Connection
 from tvdesk.brokers.errors import ExchangeError, TemporaryError
 from tvdesk.brokers.exchange import ExchangeClient, OrderState
 from tvdesk.brokers.ledger import LiveOrder
+from tvdesk.brokers.live_parts import LiveParts
 from tvdesk.brokers.protect import is_protective
-from tvdesk.brokers.reads import LedgerReader, remaining
-from tvdesk.brokers.sender import InDoubt, OrderSender
-from tvdesk.core.clock import Clock
+from tvdesk.brokers.reads import remaining
+from tvdesk.brokers.sender import InDoubt
 from tvdesk.core.decimals import plain
 from tvdesk.core.events import AlertDecided, OrderCanceled, OrderFilled
 from tvdesk.core.ids import client_order_id
 from tvdesk.core.symbols import Mapping
-from tvdesk.store.journal import Journal
 from tvdesk.support.backoff import backoff
 
 
-class LiveCanceller:
-    def __init__(
-        self,
-        connection: Connection,
-        balances: BalanceCache,
-        reader: LedgerReader,
-        sender: OrderSender,
-        journal: Journal,
-        clock: Clock,
-    ) -> None:
-        self.connection = connection
-        self.balances = balances
-        self.reader = reader
-        self.sender = sender
-        self.journal = journal
-        self.clock = clock
-
+class LiveCanceller(LiveParts):
     async def resting(self, mapping: Mapping) -> list[RestingOrder]:
         entries, _ = await self._own(mapping)
         return [_resting(row) for row in entries]

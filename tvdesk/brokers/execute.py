@@ -20,6 +20,7 @@ from tvdesk.brokers.connection import Connection
 from tvdesk.brokers.errors import ExchangeError, PermanentError, SymbolError
 from tvdesk.brokers.exchange import ExchangeClient, OrderState
 from tvdesk.brokers.ledger import LiveOrder
+from tvdesk.brokers.live_parts import LiveParts
 from tvdesk.brokers.precision import conform
 from tvdesk.brokers.protect import protect
 from tvdesk.brokers.reads import LedgerReader, remaining
@@ -33,7 +34,7 @@ from tvdesk.store.journal import Journal
 Write = Callable[[sqlite3.Connection], Any]
 
 
-class LiveExecutor:
+class LiveExecutor(LiveParts):
     def __init__(
         self,
         connection: Connection,
@@ -43,12 +44,7 @@ class LiveExecutor:
         journal: Journal,
         clock: Clock,
     ) -> None:
-        self.connection = connection
-        self.balances = balances
-        self.reader = reader
-        self.sender = sender
-        self.journal = journal
-        self.clock = clock
+        super().__init__(connection, balances, reader, sender, journal, clock)
         self.reversal = LiveReversal(connection, balances, reader, sender, journal, clock)
         self._unrecorded: set[str] = set()
 

@@ -28,20 +28,16 @@ from decimal import Decimal
 from typing import Any
 
 from tvdesk.brokers import ledger
-from tvdesk.brokers.balances import BalanceCache
 from tvdesk.brokers.base import Execution, OrderRequest
-from tvdesk.brokers.connection import Connection
 from tvdesk.brokers.contracts import contract_size, in_contracts
 from tvdesk.brokers.errors import PermanentError
 from tvdesk.brokers.exchange import ExchangeClient, OrderState
 from tvdesk.brokers.ledger import LiveOrder
+from tvdesk.brokers.live_parts import LiveParts
 from tvdesk.brokers.precision import conform
 from tvdesk.brokers.protect import protect
-from tvdesk.brokers.reads import LedgerReader
-from tvdesk.brokers.sender import InDoubt, OrderSender
-from tvdesk.core.clock import Clock
+from tvdesk.brokers.sender import InDoubt
 from tvdesk.core.ids import client_order_id
-from tvdesk.store.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -71,23 +67,7 @@ class Leg:
         return self.state is not None and self.state.status == "filled"
 
 
-class LiveReversal:
-    def __init__(
-        self,
-        connection: Connection,
-        balances: BalanceCache,
-        reader: LedgerReader,
-        sender: OrderSender,
-        journal: Journal,
-        clock: Clock,
-    ) -> None:
-        self.connection = connection
-        self.balances = balances
-        self.reader = reader
-        self.sender = sender
-        self.journal = journal
-        self.clock = clock
-
+class LiveReversal(LiveParts):
     # -- the alert's two orders, now ------------------------------------------------------
 
     async def execute(
